@@ -1,0 +1,126 @@
+// Copyright 2026 the Reaper authors. MIT license.
+/**
+ * Public types shared by the server, its engines and its tools.
+ *
+ * @module
+ */
+
+/**
+ * Where a connection is in its life, as reported by {@linkcode ServerStats}
+ * and the `onConnectionState` hook.
+ *
+ * - `"new"`: accepted; no byte of a request has arrived yet.
+ * - `"reading"`: part of a request head has arrived; waiting for the rest.
+ * - `"active"`: the head is complete and the handler runs (it may be reading
+ *   the request body).
+ * - `"writing"`: the handler returned; the response is being sent.
+ * - `"idle"`: a keep-alive connection between two requests.
+ * - `"closed"`: gone; the {@linkcode CloseReason} says why.
+ */
+export type ConnectionState =
+  | "new"
+  | "reading"
+  | "active"
+  | "writing"
+  | "idle"
+  | "closed";
+
+/**
+ * Why a connection was closed.
+ *
+ * - `"idle"`: `idleTimeout` ran out (no byte in either direction).
+ * - `"headerTimeout"`: the request head did not arrive within `headerTimeout`.
+ * - `"requestTimeout"`: the request was not done within `requestTimeout`.
+ * - `"maxConnections"`: refused because `maxConnections` were open.
+ * - `"shutdown"`: closed by a graceful shutdown or by `signal`.
+ * - `"client"`: the client closed it (or reset it).
+ * - `"done"`: the server ended it after a response, as HTTP asked
+ *   (`Connection: close`, HTTP/1.0, `maxRequestsPerConnection`).
+ * - `"error"`: a protocol error (a malformed request) or an I/O error.
+ */
+export type CloseReason =
+  | "idle"
+  | "headerTimeout"
+  | "requestTimeout"
+  | "maxConnections"
+  | "shutdown"
+  | "client"
+  | "done"
+  | "error";
+
+/** Information about a request, passed to a {@linkcode ServeHandler}. */
+export interface ServeHandlerInfo {
+  /** The address of the client. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Settles when the response has been sent, or the request failed. */
+  readonly completed: Promise<void>;
+  /**
+   * Overrides `idleTimeout` and `requestTimeout` for this request only, for
+   * long-lived responses such as Server-Sent Events or long polls.
+   *
+   * @param ms The stall and request timeout for this request in
+   * milliseconds; `0` lets the response take as long as it needs and stall
+   * for as long as it likes (until the client goes away or the server shuts
+   * down).
+   * @throws {RangeError} If `ms` is negative or not a finite number.
+   */
+  setTimeout(ms: number): void;
+}
+
+/**
+ * A request handler, shaped like the one `Deno.serve` takes.
+ *
+ * @param request The request.
+ * @param info Information about the request.
+ * @returns The response.
+ */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+/**
+ * One open connection, as the connection table sees it.
+ */
+export interface ConnectionInfo {
+  /** A number unique within the server. */
+  readonly id: number;
+  /** The address of the client. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** The state the connection is in. */
+  readonly state: ConnectionState;
+  /** How long the connection has been open, in milliseconds. */
+  readonly ageMs: number;
+  /** Milliseconds since the last byte in either direction (or event). */
+  readonly idleMs: number;
+  /**
+   * Milliseconds until the connection's timer runs out, or `null` when no
+   * timeout applies to it in its state.
+   */
+  readonly remainingMs: number | null;
+  /** Requests started on this connection. */
+  readonly requests: number;
+}
+
+/** Counters and gauges of a server. */
+export interface ServerStats {
+  /** The engine that serves connections. */
+  readonly engine: "portable" | "native";
+  /** Open connections by state. */
+  readonly open: {
+    readonly total: number;
+    readonly new: number;
+    readonly reading: number;
+    readonly active: number;
+    readonly writing: number;
+    readonly idle: number;
+  };
+  /** Connections accepted since the server started. */
+  readonly accepted: number;
+  /** Requests started since the server started. */
+  readonly requests: number;
+  /** Connections closed since the server started, by reason. */
+  readonly closed: Readonly<Record<CloseReason, number>>;
+  /** Whether a graceful shutdown is under way or done. */
+  readonly shuttingDown: boolean;
+}
