@@ -98,6 +98,13 @@ export interface ConnectionInfo {
    * timeout applies to it in its state.
    */
   readonly remainingMs: number | null;
+  /**
+   * The full duration of that timer in milliseconds (so `remainingMs /
+   * timeoutMs` is the share left), or `null` when no timer runs.
+   */
+  readonly timeoutMs: number | null;
+  /** Which timeout that timer enforces, or `null` when none runs. */
+  readonly timer: "idle" | "headerTimeout" | "requestTimeout" | null;
   /** Requests started on this connection. */
   readonly requests: number;
 }
