@@ -13,7 +13,7 @@
  * {@linkcode DEMO_ROOT} locates the demo site that ships with Reaper.
  *
  * @example Serve the current directory
- * ```ts
+ * ```ts ignore
  * import { serveDir } from "./file_server.ts";
  *
  * Deno.serve((req) => serveDir(req, { root: "." }));
@@ -115,7 +115,7 @@ export function mimeType(path: string): string | undefined {
  * `fetch()`.
  *
  * @example Usage
- * ```ts
+ * ```ts ignore
  * import { DEMO_ROOT, serveDir } from "./file_server.ts";
  *
  * Deno.serve((req) => serveDir(req, { root: DEMO_ROOT }));
