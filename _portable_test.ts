@@ -1,0 +1,1134 @@
+// Copyright 2026 the Reaper authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
+import type { CloseReason, ServeHandler } from "./types.ts";
+import { createPortableEngine, type PortableOptions } from "./_portable.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Recorder extends ConnectionHooks {
+  events: string[];
+  touches: number;
+  timeouts: number[];
+  mustClose: boolean;
+  keepAlive: string;
+  reason: Promise<CloseReason>;
+}
+
+function recorder(remoteAddr: Deno.NetAddr): Recorder {
+  const { promise, resolve } = Promise.withResolvers<CloseReason>();
+  const r: Recorder = {
+    remoteAddr,
+    events: [],
+    touches: 0,
+    timeouts: [],
+    mustClose: false,
+    keepAlive: "",
+    reason: promise,
+    touch() {
+      r.touches++;
+    },
+    headStart() {
+      r.events.push("headStart");
+    },
+    requestStart() {
+      r.events.push("requestStart");
+    },
+    bodyWait(waiting) {
+      // Only record transitions, so that the sequence stays readable.
+      const e = waiting ? "bodyWait" : "bodyDone";
+      if (r.events.at(-1) !== e) r.events.push(e);
+    },
+    responseStart() {
+      r.events.push("responseStart");
+    },
+    requestEnd() {
+      r.events.push("requestEnd");
+    },
+    setRequestTimeout(ms) {
+      r.timeouts.push(ms);
+    },
+    closed(reason) {
+      r.events.push(`closed:${reason}`);
+      resolve(reason);
+    },
+  };
+  return r;
+}
+
+interface Harness extends AsyncDisposable {
+  port: number;
+  /** Hooks and handles of the accepted connections, in order. */
+  accepted: { hooks: Recorder; conn: EngineConnection }[];
+  next(): Promise<{ hooks: Recorder; conn: EngineConnection }>;
+}
+
+function start(
+  handler: ServeHandler,
+  options: PortableOptions & {
+    onError?: (e: unknown) => Response | Promise<Response>;
+    setup?: (hooks: Recorder) => void;
+  } = {},
+): Harness {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const engine = createPortableEngine(options);
+  const accepted: Harness["accepted"] = [];
+  const waiters: (() => void)[] = [];
+  let taken = 0;
+  const loop = (async () => {
+    for await (const conn of listener) {
+      const hooks = recorder(conn.remoteAddr as Deno.NetAddr);
+      options.setup?.(hooks);
+      const ec = engine.serve(
+        conn,
+        hooks,
+        handler,
+        options.onError ??
+          ((e) => new Response(`onError: ${e}`, { status: 500 })),
+      );
+      accepted.push({ hooks, conn: ec });
+      waiters.shift()?.();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted,
+    async next() {
+      const index = taken++;
+      while (accepted.length <= index) {
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+      return accepted[index];
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await loop.catch(() => {});
+      for (const { conn } of accepted) conn.close("shutdown");
+      await Promise.all(accepted.map(({ conn }) => conn.finished));
+    },
+  };
+}
+
+async function connect(port: number): Promise<Deno.TcpConn> {
+  return await Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+async function send(conn: Deno.Conn, data: string | Uint8Array) {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  let n = 0;
+  while (n < bytes.length) n += await conn.write(bytes.subarray(n));
+}
+
+/** Reads until end of stream (or reset). */
+async function readAll(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch {
+      break;
+    }
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  return decoder.decode(concat(chunks));
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Reads until `text` holds `count` complete responses (or EOF). */
+async function readResponses(
+  conn: Deno.Conn,
+  count: number,
+): Promise<string> {
+  let text = "";
+  const buf = new Uint8Array(65536);
+  while (parseResponses(text).length < count) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+interface Parsed {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A small response parser for tests (Content-Length and chunked). */
+function parseResponses(text: string, noBody = false): Parsed[] {
+  const out: Parsed[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf("\r\n\r\n");
+    if (end === -1) break;
+    const lines = rest.slice(0, end).split("\r\n");
+    const status = Number(lines[0].split(" ")[1]);
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const i = line.indexOf(":");
+      headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    }
+    let body = "";
+    let after = rest.slice(end + 4);
+    if (status === 100) {
+      rest = after;
+      continue;
+    }
+    if (noBody || status === 204 || status === 304) {
+      // No body.
+    } else if (headers["transfer-encoding"] === "chunked") {
+      let complete = false;
+      for (;;) {
+        const lf = after.indexOf("\r\n");
+        if (lf === -1) break;
+        const size = parseInt(after.slice(0, lf), 16);
+        if (size === 0) {
+          if (after.length < lf + 4) break;
+          after = after.slice(lf + 4);
+          complete = true;
+          break;
+        }
+        if (after.length < lf + 2 + size + 2) break;
+        body += after.slice(lf + 2, lf + 2 + size);
+        after = after.slice(lf + 2 + size + 2);
+      }
+      if (!complete) break;
+    } else if (headers["content-length"] !== undefined) {
+      const n = Number(headers["content-length"]);
+      if (after.length < n) break;
+      body = after.slice(0, n);
+      after = after.slice(n);
+    } else {
+      body = after;
+      after = "";
+    }
+    out.push({ status, headers, body });
+    rest = after;
+  }
+  return out;
+}
+
+const hello: ServeHandler = () => new Response("hello");
+
+Deno.test("portable engine serves keep-alive requests and calls the hooks in order", async () => {
+  await using server = start(hello);
+  const conn = await connect(server.port);
+  await send(conn, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  const first = parseResponses(await readResponses(conn, 1));
+  await send(conn, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  const second = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  const { hooks } = server.accepted[0];
+  assertEquals(await hooks.reason, "client");
+  assertEquals(first[0].status, 200);
+  assertEquals(first[0].body, "hello");
+  assertEquals(first[0].headers["content-length"], "5");
+  assertMatch(
+    first[0].headers["date"],
+    /^\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT$/,
+  );
+  assertEquals(first[0].headers["connection"], undefined);
+  assertEquals(second[0].body, "hello");
+  assertEquals(hooks.events, [
+    "headStart",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "headStart",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "closed:client",
+  ]);
+  assert(hooks.touches >= 4, `touches: ${hooks.touches}`);
+});
+
+Deno.test("portable engine builds a Request from the head", async () => {
+  await using server = start(async (req) => {
+    return Response.json({
+      method: req.method,
+      url: req.url,
+      headers: [...req.headers],
+      body: await req.text(),
+    });
+  });
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "PATCH /p/q?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nX-A:  one \r\n" +
+      "x-a: two\r\nContent-Length: 3\r\n\r\nabc",
+  );
+  const [res] = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  const got = JSON.parse(res.body);
+  assertEquals(got.method, "PATCH");
+  assertEquals(got.url, "http://example.com:8080/p/q?x=1");
+  assertEquals(got.body, "abc");
+  assertEquals(got.headers, [
+    ["content-length", "3"],
+    ["host", "example.com:8080"],
+    ["x-a", "one, two"],
+  ]);
+});
+
+Deno.test("portable engine accepts absolute-form targets and HTTP/1.0 without Host", async () => {
+  await using server = start((req) => new Response(req.url));
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "GET http://other.test/abs HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET /old HTTP/1.0\r\n\r\n",
+  );
+  const text = await readAll(conn);
+  conn.close();
+  const res = parseResponses(text);
+  assertEquals(res[0].body, "http://other.test/abs");
+  assertEquals(res[1].body, `http://127.0.0.1:${server.port}/old`);
+  assertEquals(res[1].headers["connection"], "close");
+  assertEquals(await server.accepted[0].hooks.reason, "done");
+});
+
+Deno.test("portable engine honours Connection: close and HTTP/1.0 keep-alive", async () => {
+  await using server = start(hello, {
+    setup: (hooks) => hooks.keepAlive = "timeout=5",
+  });
+  const a = await connect(server.port);
+  await send(a, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const ka = parseResponses(await readResponses(a, 1))[0];
+  assertEquals(ka.headers["connection"], "keep-alive");
+  assertEquals(ka.headers["keep-alive"], "timeout=5");
+  await send(a, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const closed = parseResponses(await readAll(a))[0];
+  a.close();
+  assertEquals(closed.headers["connection"], "close");
+  assertEquals(closed.headers["keep-alive"], undefined);
+  assertEquals(await server.accepted[0].hooks.reason, "done");
+});
+
+Deno.test("portable engine closes after a response when hooks.mustClose is set", async () => {
+  await using server = start(hello, {
+    setup: (hooks) => hooks.mustClose = true,
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const res = parseResponses(await readAll(conn))[0];
+  conn.close();
+  assertEquals(res.headers["connection"], "close");
+  assertEquals(await server.accepted[0].hooks.reason, "done");
+});
+
+Deno.test("portable engine decodes chunked request bodies and skips trailers", async () => {
+  await using server = start(async (req) => new Response(await req.text()));
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n" +
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const res = parseResponses(await readResponses(conn, 2));
+  conn.close();
+  assertEquals(res.map((r) => r.body), ["hello, world", ""]);
+});
+
+Deno.test("portable engine streams a large request body without buffering it", async () => {
+  const total = 8 * 1024 * 1024;
+  const firstSeen = Promise.withResolvers<void>();
+  let maxChunk = 0;
+  let received = 0;
+  await using server = start(async (req) => {
+    for await (const chunk of req.body!) {
+      if (received === 0) firstSeen.resolve();
+      received += chunk.length;
+      maxChunk = Math.max(maxChunk, chunk.length);
+    }
+    return new Response(String(received));
+  });
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`,
+  );
+  await send(conn, new Uint8Array(1024));
+  // The handler sees bytes before the rest of the body was even sent.
+  await firstSeen.promise;
+  const piece = new Uint8Array(256 * 1024);
+  for (let sent = 1024; sent < total; sent += piece.length) {
+    await send(conn, piece.subarray(0, Math.min(piece.length, total - sent)));
+  }
+  const res = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  assertEquals(res[0].body, String(total));
+  assert(maxChunk <= 65536, `max chunk ${maxChunk}`);
+  const events = server.accepted[0].hooks.events;
+  assert(events.includes("bodyWait") && events.includes("bodyDone"));
+});
+
+Deno.test("portable engine sends 100 Continue when the handler reads the body", async () => {
+  await using server = start(async (req) => new Response(await req.text()));
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+  );
+  const buf = new Uint8Array(1024);
+  const n = await conn.read(buf);
+  assertEquals(
+    decoder.decode(buf.subarray(0, n!)),
+    "HTTP/1.1 100 Continue\r\n\r\n",
+  );
+  await send(conn, "data");
+  const res = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  assertEquals(res[0].body, "data");
+});
+
+Deno.test("portable engine closes when a 100-continue body is never read", async () => {
+  await using server = start(() => new Response("no", { status: 413 }));
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+  );
+  const text = await readAll(conn);
+  conn.close();
+  assert(!text.includes("100 Continue"));
+  const res = parseResponses(text);
+  assertEquals(res[0].status, 413);
+  assertEquals(res[0].headers["connection"], "close");
+});
+
+Deno.test("portable engine sends no body for HEAD, 204 and 304", async () => {
+  await using server = start((req) => {
+    const status = Number(new URL(req.url).searchParams.get("s") ?? 200);
+    return new Response(status === 200 ? "body" : null, { status });
+  });
+  const conn = await connect(server.port);
+  await send(conn, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const head = await readResponses(conn, 1);
+  await send(
+    conn,
+    "GET /?s=204 HTTP/1.1\r\nHost: x\r\n\r\nGET /?s=304 HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const rest = parseResponses(await readResponses(conn, 3));
+  conn.close();
+  assert(head.endsWith("\r\n\r\n"), head);
+  assert(!head.includes("body"));
+  assertEquals(rest.map((r) => r.status), [204, 304, 200]);
+  assertEquals(rest[0].headers["content-length"], undefined);
+  assertEquals(rest[2].body, "body");
+});
+
+Deno.test("portable engine writes stream bodies chunked, as produced", async () => {
+  const gate = Promise.withResolvers<void>();
+  await using server = start(() =>
+    new Response(
+      new ReadableStream({
+        async start(c) {
+          c.enqueue(encoder.encode("one,"));
+          await gate.promise;
+          c.enqueue(encoder.encode("two,"));
+          c.enqueue(encoder.encode("three"));
+          c.close();
+        },
+      }),
+    )
+  );
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The first chunk arrives while the stream is still open.
+  const buf = new Uint8Array(4096);
+  const n = await conn.read(buf);
+  const early = decoder.decode(buf.subarray(0, n!));
+  assertStringIncludes(early, "transfer-encoding: chunked");
+  assertStringIncludes(early, "4\r\none,\r\n");
+  gate.resolve();
+  let text = early;
+  while (!text.endsWith("0\r\n\r\n")) {
+    const m = await conn.read(buf);
+    text += decoder.decode(buf.subarray(0, m!));
+  }
+  conn.close();
+  assertEquals(parseResponses(text)[0].body, "one,two,three");
+});
+
+Deno.test("portable engine writes a stream close-delimited for HTTP/1.0", async () => {
+  await using server = start(() => {
+    let n = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (n++ === 1) {
+            await new Promise((r) => setTimeout(r, 1));
+            c.enqueue(encoder.encode("b"));
+            c.close();
+          } else c.enqueue(encoder.encode("a"));
+        },
+      }),
+    );
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const text = await readAll(conn);
+  conn.close();
+  assert(!text.includes("chunked"));
+  assertStringIncludes(text, "connection: close");
+  assert(text.endsWith("\r\n\r\nab"), text);
+});
+
+Deno.test("portable engine answers pipelined requests in order", async () => {
+  let i = 0;
+  await using server = start(async (req) => {
+    const n = i++;
+    if (n === 1) await new Promise((r) => setTimeout(r, 5));
+    return new Response(`${n}${new URL(req.url).pathname}`);
+  });
+  const conn = await connect(server.port);
+  let batch = "";
+  for (let k = 0; k < 5; k++) batch += `GET /${k} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  await send(conn, batch);
+  const res = parseResponses(await readResponses(conn, 5));
+  conn.close();
+  assertEquals(res.map((r) => r.body), ["0/0", "1/1", "2/2", "3/3", "4/4"]);
+});
+
+Deno.test("portable engine drains an unread body, or closes when it is too long", async () => {
+  await using server = start(hello, { maxBodyDrain: 100 });
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789" +
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const res = parseResponses(await readResponses(conn, 3));
+  assertEquals(res.map((r) => r.status), [200, 200, 200]);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+  );
+  const last = parseResponses(await readAll(conn));
+  conn.close();
+  assertEquals(last[0].headers["connection"], "close");
+  assertEquals(await server.accepted[0].hooks.reason, "done");
+});
+
+const bad: [string, string, number | null][] = [
+  ["garbage request line", "GARBAGE\r\n\r\n", 400],
+  ["bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400],
+  ["bare CR", "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400],
+  ["NUL in a value", "GET / HTTP/1.1\r\nHost: x\r\nA: b\0c\r\n\r\n", 400],
+  ["obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", 400],
+  ["space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400],
+  ["invalid name", "GET / HTTP/1.1\r\nHost: x\r\nA(b: c\r\n\r\n", 400],
+  ["missing Host", "GET / HTTP/1.1\r\n\r\n", 400],
+  ["two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
+  ["bad Host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400],
+  ["two spaces", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+  ["HTTP/0.9", "GET /\r\n\r\n", 400],
+  [
+    "CL and TE",
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    400,
+  ],
+  [
+    "differing CLs",
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    400,
+  ],
+  [
+    "CL not a number",
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3a\r\n\r\n",
+    400,
+  ],
+  ["CL sign", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", 400],
+  [
+    "TE not chunked",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    400,
+  ],
+  [
+    "TE unknown coding",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    501,
+  ],
+  [
+    "TE in HTTP/1.0",
+    "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    400,
+  ],
+  [
+    "invalid chunk size",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    400,
+  ],
+  [
+    "chunk size overflow",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+    400,
+  ],
+  [
+    "chunk without CRLF",
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+    400,
+  ],
+  ["HTTP/2.0 version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+  ["HTTP/1.2 version", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505],
+  ["CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501],
+  ["HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", null],
+  ["long target", `GET /${"a".repeat(20000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+  [
+    "large head",
+    `GET / HTTP/1.1\r\nHost: x\r\n${"X-Big: " + "b".repeat(1000) + "\r\n"}`
+      .repeat(1) + `X-Big2: ${"b".repeat(17000)}\r\n\r\n`,
+    431,
+  ],
+];
+
+for (const [name, input, status] of bad) {
+  Deno.test(`portable engine rejects ${name} and closes`, async () => {
+    await using server = start(async (req) => {
+      await req.text().catch(() => {});
+      return new Response("handler");
+    });
+    const conn = await connect(server.port);
+    await send(conn, input).catch(() => {});
+    const text = await readAll(conn);
+    conn.close();
+    if (status === null) assertEquals(text, "");
+    else {
+      const res = parseResponses(text, true);
+      assertEquals(res.length, 1, text);
+      assertEquals(res[0].status, status);
+      assertEquals(res[0].headers["connection"], "close");
+    }
+    assertEquals(await server.accepted[0].hooks.reason, "error");
+  });
+}
+
+Deno.test("portable engine answers 400 when a chunked body read by the handler is malformed", async () => {
+  const errored = Promise.withResolvers<unknown>();
+  await using server = start(async (req) => {
+    try {
+      await req.text();
+    } catch (e) {
+      errored.resolve(e);
+    }
+    return new Response("late");
+  });
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nXYZ\r\n",
+  );
+  const text = await readAll(conn);
+  conn.close();
+  assertEquals(parseResponses(text).map((r) => r.status), [400]);
+  assert(await errored.promise instanceof TypeError);
+  assertEquals(await server.accepted[0].hooks.reason, "error");
+});
+
+Deno.test("portable engine turns handler errors into onError responses", async () => {
+  await using server = start((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/throw") throw new Error("boom");
+    if (path === "/wrong") return "not a response" as unknown as Response;
+    return new Response("ok");
+  });
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /wrong HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const res = parseResponses(await readResponses(conn, 3));
+  conn.close();
+  assertEquals(res.map((r) => r.status), [500, 500, 200]);
+  assertEquals(res[0].body, "onError: Error: boom");
+  assertStringIncludes(res[1].body, "TypeError");
+});
+
+Deno.test("portable engine answers a plain 500 when onError fails too", async () => {
+  await using server = start(() => {
+    throw new Error("boom");
+  }, {
+    onError: () => {
+      throw new Error("again");
+    },
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const res = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  assertEquals(res[0].status, 500);
+  assertEquals(res[0].body, "Internal Server Error");
+});
+
+Deno.test("portable engine closes at once on closeIdle() between requests", async () => {
+  await using server = start(hello);
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await readResponses(conn, 1);
+  const { hooks, conn: ec } = server.accepted[0];
+  ec.closeIdle();
+  assertEquals(await readAll(conn), "");
+  conn.close();
+  assertEquals(await hooks.reason, "shutdown");
+  await ec.finished;
+});
+
+Deno.test("portable engine closes after the response in flight on closeIdle()", async () => {
+  const entered = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  await using server = start(async () => {
+    entered.resolve();
+    await release.promise;
+    return new Response("last");
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await entered.promise;
+  const { hooks, conn: ec } = server.accepted[0];
+  ec.closeIdle();
+  release.resolve();
+  const res = parseResponses(await readAll(conn));
+  conn.close();
+  assertEquals(res[0].body, "last");
+  assertEquals(res[0].headers["connection"], "close");
+  assertEquals(await hooks.reason, "done");
+});
+
+Deno.test('portable engine answers 408 on close("headerTimeout")', async () => {
+  await using server = start(hello);
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHo");
+  const { hooks, conn: ec } = await server.next();
+  while (!hooks.events.includes("headStart")) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  ec.close("headerTimeout");
+  const res = parseResponses(await readAll(conn));
+  conn.close();
+  assertEquals(res[0].status, 408);
+  assertEquals(res[0].headers["connection"], "close");
+  assertEquals(hooks.events, ["headStart", "closed:headerTimeout"]);
+  await ec.finished;
+});
+
+Deno.test("portable engine aborts req.signal when the client goes away", async () => {
+  const aborted = Promise.withResolvers<void>();
+  const entered = Promise.withResolvers<void>();
+  await using server = start(async (req) => {
+    entered.resolve();
+    if (!req.signal.aborted) {
+      await new Promise((r) => req.signal.addEventListener("abort", r));
+    }
+    aborted.resolve();
+    return new Response("nobody listens");
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await entered.promise;
+  conn.close();
+  await aborted.promise;
+  assertEquals(await server.accepted[0].hooks.reason, "client");
+});
+
+Deno.test("portable engine aborts req.signal and stops a stream on close()", async () => {
+  const entered = Promise.withResolvers<void>();
+  let signal: AbortSignal | undefined;
+  let cancelled = false;
+  await using server = start((req) => {
+    signal = req.signal;
+    return new Response(
+      new ReadableStream({
+        pull(c) {
+          c.enqueue(encoder.encode("tick"));
+          entered.resolve();
+          return new Promise((r) => setTimeout(r, 5));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }),
+    );
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await entered.promise;
+  const { hooks, conn: ec } = server.accepted[0];
+  ec.close("requestTimeout");
+  await readAll(conn);
+  conn.close();
+  await ec.finished;
+  assert(signal!.aborted);
+  assert(cancelled);
+  assertEquals(await hooks.reason, "requestTimeout");
+});
+
+Deno.test("portable engine gives handlers info.completed and a validated info.setTimeout()", async () => {
+  const completed = Promise.withResolvers<{ p: Promise<void> }>();
+  await using server = start((_req, info) => {
+    assertThrows(() => info.setTimeout(-1), RangeError, "received -1");
+    assertThrows(() => info.setTimeout(NaN), RangeError, "received NaN");
+    info.setTimeout(0);
+    info.setTimeout(2500);
+    completed.resolve({ p: info.completed });
+    assertEquals(info.remoteAddr.hostname, "127.0.0.1");
+    return new Response("ok");
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await readResponses(conn, 1);
+  await (await completed.promise).p;
+  conn.close();
+  assertEquals(server.accepted[0].hooks.timeouts, [0, 2500]);
+});
+
+Deno.test("portable engine rejects info.completed when the response cannot be sent", async () => {
+  const completed = Promise.withResolvers<{ p: Promise<void> }>();
+  await using server = start((_req, info) => {
+    completed.resolve({ p: info.completed });
+    return new Response(new ReadableStream({ pull() {} }));
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const { p } = await completed.promise;
+  server.accepted[0].conn.close("shutdown");
+  await assertRejects(() => p);
+  await readAll(conn);
+  conn.close();
+});
+
+// ------------------------------------------------------------ real clients
+
+Deno.test("portable engine serves Deno's fetch", async () => {
+  await using server = start(async (req) =>
+    new Response(`${req.method} ${await req.text()}`)
+  );
+  const base = `http://127.0.0.1:${server.port}`;
+  const a = await fetch(`${base}/a`);
+  assertEquals(await a.text(), "GET ");
+  const b = await fetch(`${base}/b`, { method: "POST", body: "payload" });
+  assertEquals(await b.text(), "POST payload");
+  const stream = ReadableStream.from([
+    encoder.encode("st"),
+    encoder.encode("ream"),
+  ]);
+  const c = await fetch(`${base}/c`, { method: "POST", body: stream });
+  assertEquals(await c.text(), "POST stream");
+});
+
+async function run(cmd: string, args: string[], stdin?: string) {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(encoder.encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+Deno.test("portable engine serves curl: keep-alive reuse, --http1.0, chunked upload", async () => {
+  await using server = start(async (req) =>
+    new Response(`${new URL(req.url).pathname}:${await req.text()};`)
+  );
+  const base = `http://127.0.0.1:${server.port}`;
+  const two = await run("curl", ["-sS", "-v", `${base}/one`, `${base}/two`]);
+  assertEquals(two.code, 0, two.stderr);
+  assertEquals(two.stdout, "/one:;/two:;");
+  assertStringIncludes(two.stderr, "Re-using existing connection");
+  const old = await run("curl", ["-sS", "--http1.0", `${base}/old`]);
+  assertEquals(old.stdout, "/old:;");
+  const up = await run("curl", ["-sS", "-T", "-", `${base}/up`], "uploaded");
+  assertEquals(up.code, 0, up.stderr);
+  assertEquals(up.stdout, "/up:uploaded;");
+});
+
+Deno.test("portable engine serves Node's fetch", async () => {
+  await using server = start(async (req) =>
+    new Response(`${req.method} ${await req.text()}`)
+  );
+  const base = `http://127.0.0.1:${server.port}`;
+  const script = `
+    const a = await (await fetch("${base}/a")).text();
+    const b = await (await fetch("${base}/b", { method: "POST", body: "x" })).text();
+    console.log(JSON.stringify([a, b]));`;
+  const out = await run("node", ["--input-type=module", "-e", script]);
+  assertEquals(out.code, 0, out.stderr);
+  assertEquals(JSON.parse(out.stdout), ["GET ", "POST x"]);
+});
+
+Deno.test("createPortableEngine() validates its options", () => {
+  assertThrows(
+    () => createPortableEngine({ maxHeaderSize: 10 }),
+    RangeError,
+    "received 10",
+  );
+  assertThrows(
+    () => createPortableEngine({ maxBodyDrain: -1 }),
+    RangeError,
+    "received -1",
+  );
+  assertEquals(createPortableEngine().name, "portable");
+});
+
+Deno.test("portable engine parses a head that arrives a few bytes at a time", async () => {
+  await using server = start((req) => new Response(req.headers.get("x-long")));
+  const conn = await connect(server.port);
+  const value = "v".repeat(12_000);
+  const text = `GET / HTTP/1.1\r\nHost: x\r\nX-Long: ${value}\r\n\r\n`;
+  const cuts = [3, 15, 16, 17, 40, 9000, text.length - 3, text.length - 1];
+  let from = 0;
+  for (const cut of [...cuts, text.length]) {
+    await send(conn, text.slice(from, cut));
+    from = cut;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-Long: short\r\n\r\n");
+  const res = parseResponses(await readResponses(conn, 2));
+  conn.close();
+  assertEquals(res.map((r) => r.body.length), [12_000, 5]);
+  assertEquals(server.accepted[0].hooks.events.slice(0, 4), [
+    "headStart",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+  ]);
+});
+
+Deno.test("portable engine aborts a signal first read after the connection closed", async () => {
+  const entered = Promise.withResolvers<void>();
+  const later = Promise.withResolvers<AbortSignal>();
+  const gate = Promise.withResolvers<void>();
+  await using server = start(async (req) => {
+    entered.resolve();
+    await gate.promise;
+    later.resolve(req.signal);
+    return new Response("late");
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await entered.promise;
+  const { conn: ec, hooks } = server.accepted[0];
+  ec.close("requestTimeout");
+  await ec.finished;
+  gate.resolve();
+  assert((await later.promise).aborted);
+  assertEquals(await readAll(conn), "");
+  conn.close();
+  assertEquals(hooks.events, [
+    "headStart",
+    "requestStart",
+    "closed:requestTimeout",
+  ]);
+});
+
+Deno.test("portable engine reports body waits around request body reads", async () => {
+  await using server = start(async (req) => new Response(await req.text()));
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc",
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  await send(conn, "def");
+  const res = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  assertEquals(res[0].body, "abcdef");
+  assertEquals(await server.accepted[0].hooks.reason, "client");
+  assertEquals(server.accepted[0].hooks.events, [
+    "headStart",
+    "requestStart",
+    "bodyWait",
+    "bodyDone",
+    "responseStart",
+    "requestEnd",
+    "closed:client",
+  ]);
+});
+
+Deno.test("portable engine survives mutated requests without crashing or hanging", async () => {
+  await using server = start(async (req) => {
+    await req.body?.cancel();
+    return new Response("ok");
+  });
+  const base = encoder.encode(
+    "POST /p?q=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" +
+      "X-A: b\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  const special = [0, 9, 10, 13, 32, 58, 0x7f, 0xff, 48, 102];
+  let seed = 42;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  for (let round = 0; round < 60; round++) {
+    const bytes = base.slice();
+    for (let k = 0; k < 1 + round % 4; k++) {
+      bytes[random() % bytes.length] = special[random() % special.length];
+    }
+    const conn = await connect(server.port);
+    await send(conn, bytes).catch(() => {});
+    await conn.closeWrite().catch(() => {});
+    const text = await readAll(conn);
+    conn.close();
+    const { hooks } = server.accepted[round];
+    const reason = await hooks.reason;
+    assert(["client", "error", "done"].includes(reason), reason);
+    for (const res of parseResponses(text, true)) {
+      assert([200, 400, 414, 431, 501, 505].includes(res.status), text);
+    }
+  }
+});
+
+Deno.test("portable engine drains a late body after the response without bodyWait()", async () => {
+  await using server = start(hello);
+  const conn = await connect(server.port);
+  await send(
+    conn,
+    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+  );
+  const first = parseResponses(await readResponses(conn, 1));
+  await send(conn, "56789GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  const second = parseResponses(await readResponses(conn, 1));
+  conn.close();
+  assertEquals([first[0].status, second[0].status], [200, 200]);
+  assertEquals(await server.accepted[0].hooks.reason, "client");
+  assertEquals(server.accepted[0].hooks.events, [
+    "headStart",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "headStart",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "closed:client",
+  ]);
+});
+
+Deno.test("portable engine echoes a request body streamed straight into the response", async () => {
+  await using server = start((req) => new Response(req.body));
+  const base = `http://127.0.0.1:${server.port}`;
+  const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
+  const res = await fetch(base, { method: "POST", body: big });
+  const echoed = new Uint8Array(await res.arrayBuffer());
+  assertEquals(echoed.length, big.length);
+  assertEquals(echoed, big);
+  const again = await fetch(base, { method: "POST", body: "small" });
+  assertEquals(await again.text(), "small");
+});
+
+Deno.test('portable engine closes with "error" when a response stream fails', async () => {
+  const completed = Promise.withResolvers<{ p: Promise<void> }>();
+  await using server = start((_req, info) => {
+    completed.resolve({ p: info.completed });
+    let n = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, 1));
+          if (n++ === 0) c.enqueue(encoder.encode("part"));
+          else c.error(new Error("stream broke"));
+        },
+      }),
+    );
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const text = await readAll(conn);
+  conn.close();
+  assertStringIncludes(text, "4\r\npart\r\n");
+  assert(!text.endsWith("0\r\n\r\n"));
+  await assertRejects(() => completed.promise.then(({ p }) => p));
+  assertEquals(await server.accepted[0].hooks.reason, "error");
+});
+
+Deno.test("portable engine builds https URLs on TLS connections", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ]);
+    assertEquals(made.code, 0, made.stderr);
+    const listener = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    });
+    const hooks = recorder(listener.addr);
+    const served = (async () => {
+      const conn = await listener.accept();
+      const ec = createPortableEngine().serve(
+        conn,
+        hooks,
+        (req) => new Response(req.url),
+        () => new Response("error", { status: 500 }),
+      );
+      await ec.finished;
+    })();
+    const out = await run("curl", [
+      "-sS",
+      "--cacert",
+      `${dir}/cert.pem`,
+      `https://localhost:${listener.addr.port}/secure?x=1`,
+    ]);
+    await served;
+    listener.close();
+    assertEquals(out.code, 0, out.stderr);
+    assertEquals(
+      out.stdout,
+      `https://localhost:${listener.addr.port}/secure?x=1`,
+    );
+    assertEquals(await hooks.reason, "client");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
