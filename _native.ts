@@ -1,0 +1,682 @@
+// Copyright 2026 the Reaper authors. MIT license.
+/**
+ * The native engine: Deno's own HTTP code (hyper, with its HTTP/1.1 parser,
+ * compression and streaming) on connections that Reaper accepts and owns,
+ * at the speed of `Deno.serve`.
+ *
+ * It drives the runtime's internal
+ * `Deno[Deno.internal].serveHttpOnConnection(conn, signal, handler, onError,
+ * onListen)`, which serves one connection and returns
+ * `{ finished, shutdown() }`. That entry point is private: it can change or
+ * vanish in any Deno release. {@linkcode findServeHttpOnConnection} checks its
+ * shape and {@linkcode probeNativeEngine} also serves one real request over
+ * loopback, so that `engine: "auto"` can fall back to the portable engine.
+ *
+ * ## How the native engine differs from the portable engine
+ *
+ * The runtime reads and writes the bytes, so the engine sees requests, not
+ * bytes. Activity is request-level:
+ *
+ * - It never calls `hooks.touch()`, `hooks.headStart()` or
+ *   `hooks.bodyWait()`. A connection stays in state `new` or `idle` until
+ *   the handler is entered, however many bytes of a head have arrived: so
+ *   `headerTimeout` runs from accept (first request) and `idleTimeout` from
+ *   the end of the previous response until the next handler entry, and a
+ *   slowloris head is caught by them, not by a per-byte stall timer.
+ * - Handler entry (the head is complete) → `hooks.requestStart()`. The
+ *   handler gets `info = { remoteAddr, completed, setTimeout(ms) }`;
+ *   `info.setTimeout(ms)` validates `ms` (finite and `>= 0`, else a
+ *   `RangeError`) and calls `hooks.setRequestTimeout(ms)`.
+ * - A slow request body or a slow reader of the response cannot be told
+ *   apart from a busy handler: only `requestTimeout` bounds them.
+ * - The handler's response (or its promise) settles → `hooks.responseStart()`.
+ *   A handler that throws, rejects or returns something that is not a
+ *   `Response` gets the given `onError`, as `Deno.serve` does (a failing
+ *   `onError` gives a `500`).
+ * - The runtime's `completed` settles → `hooks.requestEnd()`. For a body
+ *   given whole (string, bytes) that is when the runtime takes the
+ *   response, before all bytes are on the wire; for a stream, when its last
+ *   chunk was handed over; on failure, when the request failed. A slow
+ *   reader of a large body given whole is therefore already under
+ *   `idleTimeout`.
+ * - `hooks.mustClose` is read when the response is returned: if set, the
+ *   response gets `Connection: close` and the connection is shut down
+ *   gracefully at once, so it closes after that response (the runtime
+ *   itself ignores a `Connection: close` set by a handler; measured on Deno
+ *   2.9.6; the engine does not look for one either, as reading the headers
+ *   of every response would cost speed). Otherwise a non-empty
+ *   `hooks.keepAlive` is sent as a `Keep-Alive` header. Immutable response
+ *   headers (`fetch()`, `Response.redirect()`) are handled by wrapping the
+ *   same body, status and headers in a new `Response` without reading the
+ *   body. A `101` upgrade response is passed through untouched.
+ * - `close(reason)` aborts the connection at once (a request in flight is
+ *   lost; no `408` is sent). `closeIdle()` shuts it down gracefully: at once
+ *   if it is idle, else after the response in flight, which then carries
+ *   `Connection: close`.
+ * - `hooks.closed(reason)` is called exactly once, when the runtime is done
+ *   with the connection: with the reason given to `close()`, else `"done"`
+ *   if the engine ended it (`mustClose`, `closeIdle()`), else `"error"` if
+ *   the runtime reported an error, else `"client"` (the client closed it,
+ *   or the runtime ended it, for example after a malformed request or an
+ *   HTTP/1.0 request without keep-alive). No hook is called after it.
+ * - WebSocket and other upgrades do not work: the runtime ends its
+ *   per-connection server when the connection is upgraded and closes the
+ *   upgraded socket with it (measured on Deno 2.9.6, with the bare
+ *   `serveHttpOnConnection` as well).
+ *
+ * Memory (`bench/native_memory.ts`, 2000 idle keep-alive connections, Deno
+ * 2.9.6): the runtime's per-connection server costs about 10.6 KiB RSS more
+ * per idle connection than `Deno.serve` (28.3 against 17.7 KiB): 2.2 KiB of
+ * live JavaScript (its context, an `AbortController` of its own, closures,
+ * the pending `finished`), about 4 KiB of V8 heap committed around it, and
+ * the rest native (the per-connection server resource, its channel, cancel
+ * handles and pending wait). None of that can be cut from here. The engine
+ * adds about 0.9 KiB of live heap per connection (with the smallest
+ * possible hooks; about 30.7 KiB RSS in all, 1.74× `Deno.serve`): it acts
+ * as the `AbortSignal` itself (an `AbortController` would add 1.1 KiB) and
+ * keeps only the runtime's `shutdown` function, not the object it comes in
+ * (0.55 KiB).
+ *
+ * @module
+ */
+
+import type { ConnectionHooks, Engine, EngineConnection } from "./_engine.ts";
+import type { CloseReason, ServeHandler, ServeHandlerInfo } from "./types.ts";
+
+/**
+ * What the runtime passes as `info` to a handler served by
+ * `serveHttpOnConnection`.
+ */
+export interface RuntimeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** Settles when the response has been sent, or the request failed. */
+  readonly completed: Promise<void>;
+}
+
+/** What `serveHttpOnConnection` returns for one connection. */
+export interface RuntimeConnectionServer {
+  /** Settles when the connection is closed. May reject on an HTTP error. */
+  readonly finished: Promise<void>;
+  /** Closes the connection gracefully: at once if idle, else after the response in flight. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The part of an `AbortSignal` that `serveHttpOnConnection` uses: it
+ * registers one `"abort"` listener, which closes the connection.
+ */
+export interface AbortSignalLike {
+  /** Registers the listener that closes the connection. */
+  addEventListener(type: string, listener: () => void, options?: unknown): void;
+}
+
+/**
+ * The shape of the runtime's internal
+ * `Deno[Deno.internal].serveHttpOnConnection`.
+ */
+export type ServeOnConn = (
+  conn: Deno.Conn,
+  signal: AbortSignalLike | undefined,
+  handler: (
+    request: Request,
+    info: RuntimeHandlerInfo,
+  ) => Response | Promise<Response>,
+  onError: (error: unknown) => Response | Promise<Response>,
+  onListen: (scheme: string) => void,
+) => RuntimeConnectionServer;
+
+/** Options of {@linkcode createNativeEngine} and {@linkcode probeNativeEngine}. */
+export interface NativeEngineOptions {
+  /**
+   * The `Deno` namespace to take the internal entry point from; for tests.
+   *
+   * @default {globalThis.Deno}
+   */
+  denoNs?: unknown;
+}
+
+/** Options of {@linkcode probeNativeEngine}. */
+export interface ProbeOptions extends NativeEngineOptions {
+  /**
+   * How long the probe request may take, in milliseconds.
+   *
+   * @default {2000}
+   */
+  timeout?: number;
+}
+
+/** How long {@linkcode probeNativeEngine} waits for its request, in milliseconds. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Finds the runtime's internal `serveHttpOnConnection`, or says why it is
+ * unusable. A pure shape check: nothing is called.
+ *
+ * @param denoNs The `Deno` namespace to look in.
+ * @returns The entry point, or the reason it is unusable.
+ *
+ * @example Usage
+ * ```ts
+ * import { findServeHttpOnConnection } from "./_native.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(findServeHttpOnConnection({}), "Deno.internal is missing");
+ * ```
+ */
+export function findServeHttpOnConnection(
+  denoNs: unknown = (globalThis as { Deno?: unknown }).Deno,
+): ServeOnConn | string {
+  try {
+    if (typeof denoNs !== "object" || denoNs === null) {
+      return "the Deno namespace is missing";
+    }
+    const key = (denoNs as { internal?: unknown }).internal;
+    if (typeof key !== "symbol" && typeof key !== "string") {
+      return "Deno.internal is missing";
+    }
+    const internals = (denoNs as Record<PropertyKey, unknown>)[key];
+    if (typeof internals !== "object" || internals === null) {
+      return "Deno[Deno.internal] is missing";
+    }
+    const fn = (internals as { serveHttpOnConnection?: unknown })
+      .serveHttpOnConnection;
+    if (typeof fn !== "function") {
+      return "Deno[Deno.internal].serveHttpOnConnection is missing";
+    }
+    if (fn.length !== 5) {
+      return `Deno[Deno.internal].serveHttpOnConnection takes ${fn.length} parameters, expected 5`;
+    }
+    return fn as ServeOnConn;
+  } catch (error) {
+    // A getter that throws, a revoked proxy, ...
+    return `looking up Deno[Deno.internal].serveHttpOnConnection threw: ${
+      describe(error)
+    }`;
+  }
+}
+
+/**
+ * Creates the native engine.
+ *
+ * @param options The options.
+ * @returns The engine, named `"native"`.
+ * @throws {TypeError} If the runtime's internal entry point is missing or
+ * has the wrong shape.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createNativeEngine } from "./_native.ts";
+ * const engine = createNativeEngine();
+ * console.log(engine.name); // "native"
+ * ```
+ */
+export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
+  const found = "denoNs" in options
+    ? findServeHttpOnConnection(options.denoNs)
+    : findServeHttpOnConnection();
+  if (typeof found === "string") {
+    throw new TypeError(`Cannot create the native engine: ${found}`);
+  }
+  return new NativeEngine(found);
+}
+
+/**
+ * Checks that the native engine works on this runtime: the shape check of
+ * {@linkcode findServeHttpOnConnection}, then two real requests over
+ * loopback through the engine (listen on `127.0.0.1:0`, connect, `GET`,
+ * expect `200` with body `"ok"` and the hook events in order), one
+ * connection ended by `hooks.mustClose` (the runtime's graceful shutdown),
+ * one by `close()` (the abort), all within 2 seconds (`options.timeout`).
+ * Everything it opens is closed before it returns. Never throws.
+ *
+ * @param options The options.
+ * @returns `{ ok: true }`, or `{ ok: false, reason }` saying what failed.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { probeNativeEngine } from "./_native.ts";
+ * const probe = await probeNativeEngine();
+ * console.log(probe.ok ? "native" : `portable: ${probe.reason}`);
+ * ```
+ */
+export async function probeNativeEngine(
+  options: ProbeOptions = {},
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const found = "denoNs" in options
+    ? findServeHttpOnConnection(options.denoNs)
+    : findServeHttpOnConnection();
+  if (typeof found === "string") return { ok: false, reason: found };
+  const engine = new NativeEngine(found);
+  const timeoutMs = options.timeout ?? PROBE_TIMEOUT_MS;
+  let listener: Deno.Listener | undefined;
+  const resources: Deno.Conn[] = [];
+  const connections: EngineConnection[] = [];
+  const pending: Promise<unknown>[] = [];
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    pending.push(promise.catch(() => {}));
+    return promise;
+  };
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const probeOne = async (mustClose: boolean): Promise<string | undefined> => {
+    if (stopped) return "stopped";
+    const { port } = listener!.addr as Deno.NetAddr;
+    const accepted = track(listener!.accept());
+    const client = await track(Deno.connect({ hostname: "127.0.0.1", port }));
+    const served = await accepted;
+    if (stopped) {
+      // Timed out meanwhile: the cleanup has run already.
+      client.close();
+      served.close();
+      return "stopped";
+    }
+    resources.push(client, served);
+    const events: string[] = [];
+    const connection = engine.serve(
+      served,
+      probeHooks(mustClose, events),
+      () => new Response("ok"),
+      () => new Response("Internal Server Error", { status: 500 }),
+    );
+    connections.push(connection);
+    await track(client.write(
+      new TextEncoder().encode(
+        "GET /reaper-probe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      ),
+    ));
+    const text = await track(readResponse(client));
+    if (!/^HTTP\/1\.1 200 /.test(text) || !text.endsWith("\r\n\r\nok")) {
+      return `unexpected answer to the probe request: ${
+        JSON.stringify(text.slice(0, 80))
+      }`;
+    }
+    const expected: CloseReason = mustClose ? "done" : "shutdown";
+    if (mustClose) {
+      if (!/\r\nconnection: close\r\n/i.test(text)) {
+        return "the probe response lacks Connection: close";
+      }
+    } else {
+      connection.close("shutdown");
+    }
+    await connection.finished;
+    const seen = events.join(", ");
+    if (
+      seen !== `requestStart, responseStart, requestEnd, closed:${expected}`
+    ) {
+      return `unexpected events on the probe connection: ${seen}`;
+    }
+    const eof = await track(client.read(new Uint8Array(16)));
+    if (eof !== null) return "the probe connection did not close";
+    return undefined;
+  };
+  const work = async (): Promise<string | undefined> => {
+    listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return await probeOne(true) ?? await probeOne(false);
+  };
+  try {
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () => resolve(`no answer within ${timeoutMs} ms`),
+        timeoutMs,
+      );
+    });
+    const failure = await Promise.race([work(), timeout]);
+    return failure === undefined
+      ? { ok: true }
+      : { ok: false, reason: failure };
+  } catch (error) {
+    return { ok: false, reason: `the probe failed: ${describe(error)}` };
+  } finally {
+    stopped = true;
+    clearTimeout(timer);
+    for (const connection of connections) connection.close("shutdown");
+    for (const resource of [...resources, listener]) {
+      try {
+        resource?.close();
+      } catch {
+        // Already closed, or taken over by the runtime.
+      }
+    }
+    // Let every operation started above settle, so that nothing leaks.
+    await Promise.all(pending);
+  }
+}
+
+/** Hooks for a probe connection, recording the events. */
+function probeHooks(mustClose: boolean, events: string[]): ConnectionHooks {
+  return {
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
+    touch: noop,
+    headStart: noop,
+    requestStart: () => events.push("requestStart"),
+    bodyWait: noop,
+    responseStart: () => events.push("responseStart"),
+    requestEnd: () => events.push("requestEnd"),
+    mustClose,
+    keepAlive: "",
+    setRequestTimeout: noop,
+    closed: (reason) => events.push(`closed:${reason}`),
+  };
+}
+
+/** Reads one response with a `content-length` (or until EOF), as text. */
+async function readResponse(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (text.length < 64 * 1024) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    const end = text.indexOf("\r\n\r\n");
+    if (end !== -1) {
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+      if (length && text.length >= end + 4 + Number(length[1])) break;
+    }
+  }
+  return text;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : String(error);
+}
+
+function noop(): void {}
+
+function internalServerError(): Response {
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Sets a response header, wrapping the response when its headers are immutable. */
+function withHeader(res: Response, name: string, value: string): Response {
+  try {
+    res.headers.set(name, value);
+    return res;
+  } catch {
+    // Immutable headers (`fetch()`, `Response.redirect()`): same body,
+    // status and headers in a new response; the body is not read.
+    const copy = new Response(res.body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+    copy.headers.set(name, value);
+    return copy;
+  }
+}
+
+class NativeEngine implements Engine {
+  readonly name = "native" as const;
+  /** The runtime reads and writes the bytes: the engine sees requests only. */
+  readonly tracksBytes = false;
+  readonly #serveOn: ServeOnConn;
+
+  constructor(serveOn: ServeOnConn) {
+    this.#serveOn = serveOn;
+  }
+
+  serve(
+    conn: Deno.Conn,
+    hooks: ConnectionHooks,
+    handler: ServeHandler,
+    onError: (error: unknown) => Response | Promise<Response>,
+  ): EngineConnection {
+    return new NativeConnection(this.#serveOn, conn, hooks, handler, onError);
+  }
+}
+
+/** What a handler gets as `info` from the native engine. */
+class NativeInfo implements ServeHandlerInfo {
+  readonly completed: Promise<void>;
+  readonly #hooks: ConnectionHooks;
+
+  constructor(hooks: ConnectionHooks, completed: Promise<void>) {
+    this.#hooks = hooks;
+    this.completed = completed;
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return this.#hooks.remoteAddr;
+  }
+
+  setTimeout(ms: number): void {
+    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(
+        `Cannot set the request timeout: value must be a finite number >= 0, received ${
+          typeof ms === "string" ? JSON.stringify(ms) : String(ms)
+        }`,
+      );
+    }
+    this.#hooks.setRequestTimeout(ms);
+  }
+}
+
+/**
+ * One connection served by the runtime. It is also the `signal` handed to
+ * the runtime (it only calls `addEventListener("abort", …)`), which saves an
+ * `AbortController` and its `AbortSignal` per connection.
+ */
+class NativeConnection implements EngineConnection {
+  readonly finished: Promise<void>;
+  readonly #hooks: ConnectionHooks;
+  readonly #handler: ServeHandler;
+  readonly #onError: (error: unknown) => Response | Promise<Response>;
+  /**
+   * The runtime's `shutdown()`, kept without the object it came in: the
+   * rest of that object (its `addr`, `ref()`, `unref()`, ...) is not needed
+   * and holding it would cost about 0.5 KiB per connection.
+   */
+  #shutdownFn: (() => Promise<void>) | undefined;
+  #abort: (() => void) | undefined;
+  /** The reason given to `close()`. */
+  #reason: CloseReason | undefined;
+  /** Whether the engine ended, or is ending, the connection. */
+  #ending = false;
+  /** Whether `hooks.closed()` was called. */
+  #done = false;
+
+  constructor(
+    serveOn: ServeOnConn,
+    conn: Deno.Conn,
+    hooks: ConnectionHooks,
+    handler: ServeHandler,
+    onError: (error: unknown) => Response | Promise<Response>,
+  ) {
+    this.#hooks = hooks;
+    this.#handler = handler;
+    this.#onError = onError;
+    let server: RuntimeConnectionServer;
+    try {
+      server = serveOn(
+        conn,
+        this,
+        (request, info) => this.#request(request, info),
+        onError,
+        noop,
+      );
+      if (
+        !isThenable(server?.finished) || typeof server.shutdown !== "function"
+      ) {
+        throw new TypeError("Unexpected result of serveHttpOnConnection");
+      }
+    } catch {
+      try {
+        // If the runtime took the connection, close it through the signal.
+        this.#abort?.();
+        this.#abort = undefined;
+        conn.close();
+      } catch {
+        // Already closed, or taken over by the runtime.
+      }
+      this.finished = Promise.resolve().then(() => this.#end("error"));
+      return;
+    }
+    this.#shutdownFn = server.shutdown;
+    this.finished = Promise.resolve(server.finished).then(
+      () => this.#end(undefined),
+      () => this.#end("error"),
+    );
+  }
+
+  /**
+   * Called by the runtime to register the listener that closes the
+   * connection (the `AbortSignal` contract).
+   */
+  addEventListener(type: string, listener: () => void): void {
+    if (type === "abort") this.#abort = listener;
+  }
+
+  /** The `AbortSignal` contract: forgets the listener. */
+  removeEventListener(type: string, listener: () => void): void {
+    if (type === "abort" && this.#abort === listener) this.#abort = undefined;
+  }
+
+  /** The `AbortSignal` contract: whether `close()` was called. */
+  get aborted(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  close(reason: CloseReason): void {
+    if (this.#done || this.#reason !== undefined) return;
+    this.#reason = reason;
+    const abort = this.#abort;
+    this.#abort = undefined;
+    if (abort === undefined) {
+      // The runtime took no listener (it changed): close when idle at least.
+      this.#shutdown();
+      return;
+    }
+    try {
+      abort();
+    } catch {
+      // The runtime already closed it.
+    }
+  }
+
+  closeIdle(): void {
+    if (this.#done || this.#ending) return;
+    this.#shutdown();
+  }
+
+  #shutdown(): void {
+    this.#ending = true;
+    const shutdown = this.#shutdownFn;
+    this.#shutdownFn = undefined;
+    if (shutdown === undefined) return;
+    try {
+      // Called without its object: it uses its closure, not `this`; the
+      // probe checks that this still works.
+      shutdown().catch(noop);
+    } catch {
+      // The runtime already closed it.
+    }
+  }
+
+  #end(error: "error" | undefined): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#shutdownFn = undefined;
+    this.#abort = undefined;
+    try {
+      this.#hooks.closed(
+        this.#reason ?? (this.#ending ? "done" : error ?? "client"),
+      );
+    } catch {
+      // Hooks do not throw; if one does, `finished` must still resolve.
+    }
+  }
+
+  #request(
+    request: Request,
+    runtimeInfo: RuntimeHandlerInfo,
+  ): Response | Promise<Response> {
+    const hooks = this.#hooks;
+    const completed = runtimeInfo.completed;
+    const end = (): void => {
+      if (!this.#done) hooks.requestEnd();
+    };
+    completed.then(end, end);
+    hooks.requestStart();
+    let result: Response | Promise<Response>;
+    try {
+      result = this.#handler(request, new NativeInfo(hooks, completed));
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (result instanceof Response) return this.#respond(result);
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (res) => this.#finish(res),
+        (error) => this.#fail(error),
+      );
+    }
+    return this.#finish(result);
+  }
+
+  #finish(res: unknown): Response | Promise<Response> {
+    if (res instanceof Response) return this.#respond(res);
+    return this.#fail(
+      new TypeError(
+        "Return value from serve handler must be a response or a promise resolving to a response",
+      ),
+    );
+  }
+
+  #fail(error: unknown): Response | Promise<Response> {
+    let res: unknown;
+    try {
+      res = this.#onError(error);
+    } catch (failure) {
+      return this.#respond(onErrorFailed(failure));
+    }
+    if (res instanceof Response) return this.#respond(res);
+    return Promise.resolve(res).then(
+      (res) =>
+        this.#respond(
+          res instanceof Response ? res : onErrorFailed(
+            new TypeError(
+              "Return value from onError handler must be a response or a promise resolving to a response",
+            ),
+          ),
+        ),
+      (failure) => this.#respond(onErrorFailed(failure)),
+    );
+  }
+
+  #respond(res: Response): Response {
+    if (this.#done) return res;
+    const hooks = this.#hooks;
+    hooks.responseStart();
+    const closing = this.#ending || hooks.mustClose;
+    const keepAlive = closing ? "" : hooks.keepAlive;
+    // Nothing to add: the response keeps the runtime's fastest path.
+    if (!closing && keepAlive === "") return res;
+    // An upgrade response must reach the runtime untouched.
+    if (res.status === 101) return res;
+    try {
+      if (closing) {
+        if (!this.#ending) this.#shutdown();
+        return withHeader(res, "connection", "close");
+      }
+      return withHeader(res, "keep-alive", keepAlive);
+    } catch {
+      // The body was already used: let the runtime report it.
+      return res;
+    }
+  }
+}
+
+function onErrorFailed(error: unknown): Response {
+  // deno-lint-ignore no-console
+  console.error("Exception in onError while handling exception", error);
+  return internalServerError();
+}

@@ -1,0 +1,656 @@
+// Copyright 2026 the Reaper authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertMatch,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
+import type { CloseReason, ServeHandler } from "./types.ts";
+import {
+  createNativeEngine,
+  findServeHttpOnConnection,
+  probeNativeEngine,
+} from "./_native.ts";
+
+const encoder = new TextEncoder();
+const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/** Stub hooks that record every call. */
+class StubHooks implements ConnectionHooks {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly calls: string[] = [];
+  readonly timeouts: number[] = [];
+  mustClose = false;
+  keepAlive = "";
+  reason: CloseReason | undefined;
+
+  constructor(remoteAddr: Deno.NetAddr) {
+    this.remoteAddr = remoteAddr;
+  }
+  touch(): void {
+    this.calls.push("touch");
+  }
+  headStart(): void {
+    this.calls.push("headStart");
+  }
+  requestStart(): void {
+    this.calls.push("requestStart");
+  }
+  bodyWait(waiting: boolean): void {
+    this.calls.push(`bodyWait:${waiting}`);
+  }
+  responseStart(): void {
+    this.calls.push("responseStart");
+  }
+  requestEnd(): void {
+    this.calls.push("requestEnd");
+  }
+  setRequestTimeout(ms: number): void {
+    this.timeouts.push(ms);
+  }
+  closed(reason: CloseReason): void {
+    this.calls.push(`closed:${reason}`);
+    this.reason = reason;
+  }
+}
+
+interface Setup extends AsyncDisposable {
+  client: Deno.Conn;
+  hooks: StubHooks;
+  connection: EngineConnection;
+  errors: unknown[];
+}
+
+/** One served connection and its raw client. */
+async function setup(
+  handler: ServeHandler,
+  configure: (hooks: StubHooks) => void = () => {},
+): Promise<Setup> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const conn = await accepted;
+  listener.close();
+  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
+  configure(hooks);
+  const errors: unknown[] = [];
+  const connection = createNativeEngine().serve(conn, hooks, handler, (e) => {
+    errors.push(e);
+    return new Response("handled", { status: 500 });
+  });
+  return {
+    client,
+    hooks,
+    connection,
+    errors,
+    async [Symbol.asyncDispose]() {
+      connection.close("shutdown");
+      await connection.finished;
+      try {
+        client.close();
+      } catch {
+        // Closed by the test.
+      }
+    },
+  };
+}
+
+/** Reads one response (head plus `content-length` body) as text. */
+async function readResponse(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(8192);
+  let text = "";
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return text;
+    text += decoder.decode(buffer.subarray(0, n));
+    const end = text.indexOf("\r\n\r\n");
+    if (end === -1) continue;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+    if (length && text.length >= end + 4 + Number(length[1])) return text;
+    if (!length && text.endsWith("\r\n0\r\n\r\n")) return text;
+  }
+}
+
+async function request(conn: Deno.Conn, raw = GET): Promise<string> {
+  await conn.write(encoder.encode(raw));
+  return await readResponse(conn);
+}
+
+/** Resolves to `"eof"` when the peer closes, `"open"` if it does not within `ms`. */
+async function readEof(conn: Deno.Conn, ms = 1000): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const read = conn.read(new Uint8Array(64)).then(
+    (n) => n === null ? "eof" : "data",
+    () => "eof",
+  );
+  const result = await Promise.race([
+    read,
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("open"), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return result;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert(condition(), "condition not met within 1 s");
+}
+
+function header(response: string, name: string): string | null {
+  const match = new RegExp(`\\r\\n${name}: *([^\\r]*)`, "i").exec(
+    response.slice(0, response.indexOf("\r\n\r\n")),
+  );
+  return match ? match[1] : null;
+}
+
+Deno.test("findServeHttpOnConnection() finds the entry point on this runtime", () => {
+  assertEquals(typeof findServeHttpOnConnection(), "function");
+});
+
+Deno.test("findServeHttpOnConnection() gives a reason for a wrong shape", () => {
+  assertEquals(
+    findServeHttpOnConnection({}),
+    "Deno.internal is missing",
+  );
+  assertEquals(
+    findServeHttpOnConnection(null),
+    "the Deno namespace is missing",
+  );
+  const internal = Symbol("internal");
+  assertEquals(
+    findServeHttpOnConnection({ internal, [internal]: {} }),
+    "Deno[Deno.internal].serveHttpOnConnection is missing",
+  );
+  assertMatch(
+    findServeHttpOnConnection({
+      internal,
+      [internal]: { serveHttpOnConnection: (_a: unknown) => {} },
+    }) as string,
+    /takes 1 parameters, expected 5/,
+  );
+  assertMatch(
+    findServeHttpOnConnection({
+      internal,
+      get [internal]() {
+        throw new Error("boom");
+      },
+    }) as string,
+    /threw: Error: boom/,
+  );
+});
+
+Deno.test("createNativeEngine() throws a TypeError without the entry point", () => {
+  assertThrows(
+    () => createNativeEngine({ denoNs: {} }),
+    TypeError,
+    "Cannot create the native engine: Deno.internal is missing",
+  );
+  const engine = createNativeEngine();
+  assertEquals(engine.name, "native");
+  assertEquals(engine.tracksBytes, false);
+});
+
+Deno.test("native engine reports the hook sequence of two keep-alive requests", async () => {
+  let n = 0;
+  await using s = await setup(() => new Response(`r${++n}`));
+  const first = await request(s.client);
+  assertMatch(first, /^HTTP\/1\.1 200 /);
+  assert(first.endsWith("r1"));
+  await until(() => s.hooks.calls.length === 3);
+  const second = await request(s.client);
+  assert(second.endsWith("r2"));
+  await until(() => s.hooks.calls.length === 6);
+  assertEquals(header(second, "connection"), null);
+  s.client.close();
+  await s.connection.finished;
+  assertEquals(s.hooks.calls, [
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "requestStart",
+    "responseStart",
+    "requestEnd",
+    "closed:client",
+  ]);
+});
+
+Deno.test("native engine sends Connection: close and closes when mustClose", async () => {
+  await using s = await setup(
+    () => new Response("bye"),
+    (hooks) => hooks.mustClose = true,
+  );
+  const response = await request(s.client);
+  assert(response.endsWith("bye"));
+  assertEquals(header(response, "connection"), "close");
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.reason, "done");
+  assertEquals(s.hooks.calls.filter((c) => c.startsWith("closed")).length, 1);
+});
+
+Deno.test("native engine sends the Keep-Alive header and keeps the connection", async () => {
+  await using s = await setup(
+    () => new Response("hi"),
+    (hooks) => hooks.keepAlive = "timeout=5",
+  );
+  const response = await request(s.client);
+  assertEquals(header(response, "keep-alive"), "timeout=5");
+  assertEquals(header(response, "connection"), null);
+  assert((await request(s.client)).endsWith("hi"));
+});
+
+Deno.test("native engine close() closes an idle connection with its reason", async () => {
+  await using s = await setup(() => new Response("hi"));
+  await request(s.client);
+  s.connection.close("idle");
+  s.connection.close("shutdown"); // idempotent: the first reason stays
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.reason, "idle");
+  assertEquals(s.hooks.calls.at(-1), "closed:idle");
+});
+
+Deno.test("native engine close() aborts a request in flight", async () => {
+  const { promise: never } = Promise.withResolvers<Response>();
+  let entered = false;
+  await using s = await setup(() => {
+    entered = true;
+    return never;
+  });
+  await s.client.write(encoder.encode(GET));
+  await until(() => entered);
+  s.connection.close("requestTimeout");
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.calls, ["requestStart", "closed:requestTimeout"]);
+});
+
+Deno.test("native engine closeIdle() closes an idle connection at once", async () => {
+  await using s = await setup(() => new Response("hi"));
+  await request(s.client);
+  s.connection.closeIdle();
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.reason, "done");
+});
+
+Deno.test("native engine closeIdle() on a busy connection closes after the response", async () => {
+  const { promise: respond, resolve } = Promise.withResolvers<Response>();
+  let entered = false;
+  await using s = await setup(() => {
+    entered = true;
+    return respond;
+  });
+  await s.client.write(encoder.encode(GET));
+  await until(() => entered);
+  s.connection.closeIdle();
+  resolve(new Response("last"));
+  const response = await readResponse(s.client);
+  assert(response.endsWith("last"), response);
+  assertEquals(header(response, "connection"), "close");
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.reason, "done");
+});
+
+Deno.test("native engine adds headers to responses with immutable headers", async () => {
+  const immutable = [
+    () => Response.redirect("http://example.com/next", 302),
+    () => fetch("data:text/plain,from-fetch"),
+  ];
+  let i = 0;
+  await using s = await setup(
+    () => immutable[i++](),
+    (hooks) => hooks.keepAlive = "timeout=9",
+  );
+  const redirect = await request(s.client);
+  assertMatch(redirect, /^HTTP\/1\.1 302 /);
+  assertEquals(header(redirect, "location"), "http://example.com/next");
+  assertEquals(header(redirect, "keep-alive"), "timeout=9");
+  s.hooks.mustClose = true;
+  const fetched = await request(s.client);
+  assertStringIncludes(fetched, "\r\nfrom-fetch\r\n0\r\n\r\n");
+  assertEquals(header(fetched, "content-type"), "text/plain");
+  assertEquals(header(fetched, "connection"), "close");
+  assertEquals(s.errors, []);
+});
+
+Deno.test("native engine info.setTimeout() validates and reports the timeout", async () => {
+  const thrown: unknown[] = [];
+  await using s = await setup((_req, info) => {
+    for (const bad of [-1, NaN, Infinity, "5" as unknown as number]) {
+      try {
+        info.setTimeout(bad);
+      } catch (error) {
+        thrown.push(error);
+      }
+    }
+    info.setTimeout(0);
+    info.setTimeout(250);
+    return new Response(
+      `${info.remoteAddr.port} ${info.completed instanceof Promise}`,
+    );
+  });
+  const response = await request(s.client);
+  assert(response.endsWith(`${s.hooks.remoteAddr.port} true`), response);
+  assertEquals(thrown.length, 4);
+  for (const error of thrown) assertInstanceOf(error, RangeError);
+  assertStringIncludes((thrown[0] as Error).message, "received -1");
+  assertStringIncludes((thrown[3] as Error).message, 'received "5"');
+  assertEquals(s.hooks.timeouts, [0, 250]);
+});
+
+Deno.test("native engine hands handler errors and non-responses to onError", async () => {
+  const boom = new Error("boom");
+  const results: (() => unknown)[] = [
+    () => {
+      throw boom;
+    },
+    () => Promise.reject(boom),
+    () => "not a response",
+  ];
+  let i = 0;
+  await using s = await setup(() => results[i++]() as Response);
+  for (let k = 0; k < results.length; k++) {
+    const response = await request(s.client);
+    assertMatch(response, /^HTTP\/1\.1 500 /);
+    assert(response.endsWith("handled"));
+  }
+  assertEquals(s.errors.slice(0, 2), [boom, boom]);
+  assertInstanceOf(s.errors[2], TypeError);
+  await until(() => s.hooks.calls.length === 9);
+  assertEquals(s.hooks.calls.filter((c) => c === "responseStart").length, 3);
+});
+
+Deno.test('native engine reports closed("error") for a closed connection', async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const conn = await accepted;
+  listener.close();
+  conn.close();
+  const hooks = new StubHooks(client.localAddr as Deno.NetAddr);
+  const connection = createNativeEngine().serve(
+    conn,
+    hooks,
+    () => new Response("x"),
+    () => new Response("e"),
+  );
+  connection.close("idle"); // before the end: the reason wins over "error"
+  await connection.finished;
+  client.close();
+  assertEquals(hooks.calls, ["closed:idle"]);
+
+  const hooks2 = new StubHooks(client.localAddr as Deno.NetAddr);
+  const connection2 = createNativeEngine().serve(
+    conn,
+    hooks2,
+    () => new Response("x"),
+    () => new Response("e"),
+  );
+  await connection2.finished;
+  assertEquals(hooks2.calls, ["closed:error"]);
+});
+
+Deno.test("native engine serves Deno fetch with keep-alive reuse", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const engine = createNativeEngine();
+  const served: { hooks: StubHooks; connection: EngineConnection }[] = [];
+  const loop = (async () => {
+    for await (const conn of listener) {
+      const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
+      hooks.keepAlive = "timeout=5";
+      const connection = engine.serve(
+        conn,
+        hooks,
+        async (req) => new Response(`echo ${await req.text()}`),
+        () => new Response("e", { status: 500 }),
+      );
+      served.push({ hooks, connection });
+    }
+  })();
+  const client = Deno.createHttpClient({});
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+  try {
+    for (const body of ["a", "b", "c"]) {
+      const res = await fetch(url, { method: "POST", body, client });
+      assertEquals(res.headers.get("keep-alive"), "timeout=5");
+      assertEquals(await res.text(), `echo ${body}`);
+    }
+    assertEquals(served.length, 1);
+    await until(() => served[0].hooks.calls.length === 9);
+  } finally {
+    for (const { connection } of served) connection.close("shutdown");
+    await Promise.all(served.map(({ connection }) => connection.finished));
+    listener.close();
+    await loop;
+    client.close();
+  }
+  assertEquals(served[0].hooks.reason, "shutdown");
+});
+
+Deno.test("probeNativeEngine() passes on this runtime", async () => {
+  assertEquals(await probeNativeEngine(), { ok: true });
+});
+
+Deno.test("probeNativeEngine() fails closed without the entry point", async () => {
+  assertEquals(await probeNativeEngine({ denoNs: {} }), {
+    ok: false,
+    reason: "Deno.internal is missing",
+  });
+});
+
+function fakeDeno(
+  serveHttpOnConnection: (
+    conn: Deno.Conn,
+    signal: unknown,
+    handler: unknown,
+    onError: unknown,
+    onListen: unknown,
+  ) => unknown,
+): unknown {
+  const internal = Symbol("internal");
+  return {
+    internal,
+    [internal]: {
+      // Five declared parameters, like the real one.
+      serveHttpOnConnection: (
+        conn: Deno.Conn,
+        signal: unknown,
+        handler: unknown,
+        onError: unknown,
+        onListen: unknown,
+      ) => serveHttpOnConnection(conn, signal, handler, onError, onListen),
+    },
+  };
+}
+
+Deno.test("probeNativeEngine() fails closed when the entry point throws", async () => {
+  const result = await probeNativeEngine({
+    denoNs: fakeDeno(() => {
+      throw new Error("changed");
+    }),
+  });
+  assertEquals(result.ok, false);
+  assertMatch(
+    (result as { reason: string }).reason,
+    /^(unexpected answer to the probe request: ""|the probe failed: )/,
+  );
+});
+
+Deno.test("probeNativeEngine() fails closed when the entry point never answers", async () => {
+  const result = await probeNativeEngine({
+    denoNs: fakeDeno(() => ({
+      finished: new Promise(() => {}),
+      shutdown: () => Promise.resolve(),
+    })),
+    timeout: 100,
+  });
+  assertEquals(result, { ok: false, reason: "no answer within 100 ms" });
+});
+
+Deno.test("probeNativeEngine() fails closed on a wrong answer", async () => {
+  const found = findServeHttpOnConnection();
+  if (typeof found === "string") throw new Error(found);
+  const real = found;
+  const result = await probeNativeEngine({
+    denoNs: fakeDeno((conn, signal, _handler, onError, onListen) =>
+      real(
+        conn,
+        signal as never,
+        () => new Response("not ok", { status: 503 }),
+        onError as never,
+        onListen as never,
+      )
+    ),
+  });
+  assertEquals(result.ok, false);
+  assertMatch(
+    (result as { reason: string }).reason,
+    /^unexpected answer to the probe request: "HTTP\/1\.1 503 /,
+  );
+});
+
+Deno.test("probeNativeEngine() fails closed when the close paths do not work", async () => {
+  const found = findServeHttpOnConnection();
+  if (typeof found === "string") throw new Error(found);
+  const real = found;
+  // A runtime whose shutdown() does nothing: mustClose never closes.
+  const noShutdown = await probeNativeEngine({
+    denoNs: fakeDeno((conn, signal, handler, onError, onListen) => {
+      const server = real(
+        conn,
+        signal as never,
+        handler as never,
+        onError as never,
+        onListen as never,
+      );
+      return { finished: server.finished, shutdown: () => Promise.resolve() };
+    }),
+    timeout: 200,
+  });
+  assertEquals(noShutdown, { ok: false, reason: "no answer within 200 ms" });
+});
+
+Deno.test("native engine reports requestEnd only after a streamed body is sent", async () => {
+  let push: ReadableStreamDefaultController<Uint8Array> | undefined;
+  await using s = await setup(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          push = controller;
+          controller.enqueue(encoder.encode("part1 "));
+        },
+      }),
+    )
+  );
+  await s.client.write(encoder.encode(GET));
+  await until(() => s.hooks.calls.includes("responseStart"));
+  // Give the runtime time to send the first chunk: the response is still open.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assertEquals(s.hooks.calls, ["requestStart", "responseStart"]);
+  push!.enqueue(encoder.encode("part2"));
+  push!.close();
+  const response = await readResponse(s.client);
+  assertStringIncludes(response, "part1 ");
+  assertStringIncludes(response, "part2");
+  await until(() => s.hooks.calls.length === 3);
+  assertEquals(s.hooks.calls.at(-1), "requestEnd");
+});
+
+Deno.test("probeNativeEngine() fails closed when the handler info changes shape", async () => {
+  const found = findServeHttpOnConnection();
+  if (typeof found === "string") throw new Error(found);
+  const real = found;
+  const result = await probeNativeEngine({
+    denoNs: fakeDeno((conn, signal, handler, onError, onListen) =>
+      real(
+        conn,
+        signal as never,
+        // No `completed` any more.
+        (req, info) =>
+          (handler as ServeHandler)(req, {
+            remoteAddr: info.remoteAddr,
+          } as never),
+        onError as never,
+        onListen as never,
+      )
+    ),
+  });
+  assertEquals(result.ok, false);
+  assertMatch(
+    (result as { reason: string }).reason,
+    /^unexpected answer to the probe request: "HTTP\/1\.1 500 /,
+  );
+});
+
+Deno.test("native engine close() falls back to a graceful close when the runtime takes no signal", async () => {
+  const found = findServeHttpOnConnection();
+  if (typeof found === "string") throw new Error(found);
+  const real = found;
+  const engine = createNativeEngine({
+    denoNs: fakeDeno((conn, _signal, handler, onError, onListen) =>
+      real(
+        conn,
+        undefined,
+        handler as never,
+        onError as never,
+        onListen as never,
+      )
+    ),
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const conn = await accepted;
+  listener.close();
+  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
+  const connection = engine.serve(
+    conn,
+    hooks,
+    () => new Response("hi"),
+    () => new Response("e"),
+  );
+  try {
+    assert((await request(client)).endsWith("hi"));
+    connection.close("idle");
+    assertEquals(await readEof(client), "eof");
+    await connection.finished;
+    assertEquals(hooks.reason, "idle");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test('native engine reports "client" when the runtime ends HTTP/1.0 and malformed requests', async () => {
+  for (
+    const [raw, status] of [
+      ["GET / HTTP/1.0\r\n\r\n", "200"],
+      ["BAD\0REQUEST\r\n\r\n", "400"],
+    ]
+  ) {
+    await using s = await setup(() => new Response("hi"));
+    const response = await request(s.client, raw);
+    assertMatch(response, new RegExp(`^HTTP/1\\.[01] ${status} `));
+    assertEquals(await readEof(s.client), "eof");
+    await s.connection.finished;
+    assertEquals(s.hooks.reason, "client");
+  }
+});
