@@ -91,6 +91,14 @@ export interface Engine {
   /** The engine's name, reported in stats and logs. */
   readonly name: "portable" | "native";
   /**
+   * Whether the engine reports every read and write through `touch()`.
+   * When it does not (the native engine), the stall timeout cannot run
+   * while a request is in flight: `idleTimeout` then applies only between
+   * requests, and `requestTimeout` bounds slow bodies and slow readers.
+   * Default `true`.
+   */
+  readonly tracksBytes?: boolean;
+  /**
    * Starts serving HTTP on `conn`. Must not throw; errors end the connection
    * through `hooks.closed("error")`.
    *

@@ -1,0 +1,358 @@
+// Copyright 2026 the Reaper authors. MIT license.
+// The lifetime rules, driven with a fake clock and fake engine connections:
+// no sockets, no waiting.
+import { assertEquals, assertThrows } from "@std/assert";
+import { type ConnectionStateEvent, ConnectionTable } from "./server.ts";
+import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
+import type { CloseReason } from "./types.ts";
+
+const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+
+class FakeEngineConnection implements EngineConnection {
+  readonly finished: Promise<void> = Promise.resolve();
+  closedWith: CloseReason | undefined;
+  idleCloses = 0;
+  constructor(readonly hooks: ConnectionHooks) {}
+  close(reason: CloseReason): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    this.hooks.closed(reason);
+  }
+  closeIdle(): void {
+    this.idleCloses++;
+    this.close("shutdown");
+  }
+}
+
+function setup(options: ConstructorParameters<typeof ConnectionTable>[0] = {}) {
+  const clock = { t: 1_000 };
+  const events: ConnectionStateEvent[] = [];
+  let empty = 0;
+  const table = new ConnectionTable(
+    { onConnectionState: (e) => events.push(e), ...options },
+    { now: () => clock.t, onEmpty: () => empty++ },
+  );
+  const open = () => {
+    let fake!: FakeEngineConnection;
+    const hooks = table.open(ADDR, (h) => fake = new FakeEngineConnection(h));
+    return { hooks, fake };
+  };
+  return { clock, table, events, open, empties: () => empty };
+}
+
+Deno.test("ConnectionTable closes an idle keep-alive connection at its deadline, not before", () => {
+  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  hooks.requestEnd(); // idle from t=1000
+  clock.t = 1_099;
+  assertEquals(table.tick(clock.t), 0);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 1_100;
+  assertEquals(table.tick(clock.t), 1);
+  assertEquals(fake.closedWith, "idle");
+  assertEquals(table.size, 0);
+  assertEquals(table.stats("portable").closed.idle, 1);
+});
+
+Deno.test("ConnectionTable pushes the idle deadline back on touch without closing early", () => {
+  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { hooks, fake } = open();
+  clock.t = 1_060;
+  hooks.touch();
+  clock.t = 1_100; // the node's scheduled deadline: re-queued, not closed
+  assertEquals(table.tick(clock.t), 0);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 1_159;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 1_160;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable closes a silent connection and a header trickle by headerTimeout", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 300,
+  });
+  const silent = open();
+  const trickle = open();
+  trickle.hooks.headStart();
+  for (let t = 1_000; t < 1_300; t += 50) {
+    clock.t = t;
+    trickle.hooks.touch(); // never idle
+    table.tick(clock.t);
+  }
+  assertEquals(silent.fake.closedWith, "idle"); // idle (100) came first
+  assertEquals(trickle.fake.closedWith, undefined);
+  clock.t = 1_300;
+  table.tick(clock.t);
+  assertEquals(trickle.fake.closedWith, "headerTimeout");
+  assertEquals(table.stats("portable").closed.headerTimeout, 1);
+});
+
+Deno.test("ConnectionTable runs headerTimeout from the first byte of a later request", () => {
+  const { clock, table, open } = setup({ idleTimeout: 0, headerTimeout: 200 });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  hooks.requestEnd();
+  clock.t = 5_000; // long idle: no idle timeout configured
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  hooks.headStart();
+  clock.t = 5_199;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 5_200;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "headerTimeout");
+});
+
+Deno.test("ConnectionTable never counts a computing handler as idle, but a stalled body read is", () => {
+  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const computing = open();
+  const reading = open();
+  for (const { hooks } of [computing, reading]) {
+    hooks.headStart();
+    hooks.requestStart();
+  }
+  reading.hooks.bodyWait(true);
+  clock.t = 1_100;
+  table.tick(clock.t);
+  assertEquals(reading.fake.closedWith, "idle");
+  clock.t = 10_000;
+  table.tick(clock.t);
+  assertEquals(computing.fake.closedWith, undefined);
+  // Once it writes, the stall timeout runs from the response's start.
+  computing.hooks.responseStart();
+  clock.t = 10_099;
+  table.tick(clock.t);
+  assertEquals(computing.fake.closedWith, undefined);
+  clock.t = 10_250;
+  table.tick(clock.t);
+  assertEquals(computing.fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable keeps a slow but steady response stream open", () => {
+  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  for (let t = 1_000; t <= 3_000; t += 90) {
+    clock.t = t;
+    hooks.touch();
+    table.tick(t);
+  }
+  assertEquals(fake.closedWith, undefined);
+});
+
+Deno.test("ConnectionTable enforces requestTimeout on a hanging handler", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+    requestTimeout: 500,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  clock.t = 1_010;
+  hooks.requestStart();
+  clock.t = 1_509;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 1_510;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "requestTimeout");
+});
+
+Deno.test("ConnectionTable lets info.setTimeout(0) exempt one request, then restores the idle timeout", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+    requestTimeout: 200,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.setRequestTimeout(0);
+  hooks.responseStart();
+  clock.t = 60_000; // an SSE stream that stalls for a minute
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  hooks.requestEnd();
+  clock.t = 60_099;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 60_100;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable applies a shorter per-request timeout early", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 10_000,
+    headerTimeout: 0,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.setRequestTimeout(50);
+  clock.t = 1_050;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "requestTimeout");
+});
+
+Deno.test("ConnectionTable asks for Connection: close after maxRequestsPerConnection", () => {
+  const { table, open } = setup({ maxRequestsPerConnection: 2 });
+  const { hooks } = open();
+  hooks.requestStart();
+  assertEquals(hooks.mustClose, false);
+  hooks.requestEnd();
+  hooks.requestStart();
+  assertEquals(hooks.mustClose, true);
+  assertEquals(table.stats("native").requests, 2);
+});
+
+Deno.test("ConnectionTable advertises Keep-Alive a second below the idle timeout", () => {
+  assertEquals(setup({ idleTimeout: 65_000 }).table.keepAlive, "timeout=64");
+  assertEquals(setup({ idleTimeout: 1_500 }).table.keepAlive, "");
+  assertEquals(setup({ idleTimeout: 0 }).table.keepAlive, "");
+  // Only the first response of a connection carries it.
+  const { open } = setup({ idleTimeout: 10_000 });
+  const { hooks } = open();
+  hooks.requestStart();
+  assertEquals(hooks.keepAlive, "timeout=9");
+  hooks.requestEnd();
+  hooks.requestStart();
+  assertEquals(hooks.keepAlive, "");
+});
+
+Deno.test("ConnectionTable drain closes idle connections only after the grace, never busy ones", () => {
+  const { clock, table, open, empties } = setup({
+    idleTimeout: 0,
+    headerTimeout: 0,
+    shutdownGrace: 100,
+  });
+  const idle = open();
+  idle.hooks.requestStart();
+  idle.hooks.requestEnd();
+  const busy = open();
+  busy.hooks.headStart();
+  busy.hooks.requestStart();
+  const partial = open();
+  partial.hooks.headStart();
+  clock.t = 2_000;
+  table.drain(clock.t);
+  assertEquals(busy.hooks.mustClose, true);
+  clock.t = 2_099;
+  table.tick(clock.t);
+  assertEquals(idle.fake.idleCloses, 0);
+  clock.t = 2_100;
+  table.tick(clock.t);
+  assertEquals(idle.fake.idleCloses, 1);
+  assertEquals(busy.fake.closedWith, undefined);
+  assertEquals(partial.fake.closedWith, undefined);
+  // A request that arrived during the grace makes the connection busy again;
+  // once answered it stays open only for another grace.
+  busy.hooks.responseStart();
+  busy.hooks.requestEnd();
+  clock.t = 2_150;
+  table.tick(clock.t);
+  assertEquals(busy.fake.idleCloses, 0);
+  clock.t = 2_200;
+  table.tick(clock.t);
+  assertEquals(busy.fake.idleCloses, 1);
+  assertEquals(empties(), 0);
+  table.closeAll("shutdown");
+  assertEquals(partial.fake.closedWith, "shutdown");
+  assertEquals(empties(), 1);
+});
+
+Deno.test("ConnectionTable reports every state transition and the close reason", () => {
+  const { clock, table, events, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+  });
+  const { hooks } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  hooks.requestEnd();
+  clock.t = 1_200;
+  table.tick(clock.t);
+  assertEquals(events.map((e) => e.state), [
+    "new",
+    "reading",
+    "active",
+    "writing",
+    "idle",
+    "closed",
+  ]);
+  assertEquals(events.at(-1)?.reason, "idle");
+  assertEquals(events.at(-1)?.idleMs, 200);
+});
+
+Deno.test("ConnectionTable lists connections soonest timer first with the time left", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 1_000,
+    headerTimeout: 300,
+  });
+  const a = open(); // header timer: 300 left
+  a.hooks.headStart();
+  clock.t = 1_100;
+  const b = open(); // header timer from 1100
+  b.hooks.requestStart(); // active, no timers run
+  const c = open();
+  c.hooks.requestStart();
+  c.hooks.requestEnd(); // idle: 1000 left
+  const list = table.connections(clock.t);
+  assertEquals(list.map((x) => x.remainingMs), [200, 1_000, null]);
+  assertEquals(list.map((x) => x.state), ["reading", "idle", "active"]);
+  assertEquals(list.map((x) => x.timer), ["headerTimeout", "idle", null]);
+  assertEquals(list.map((x) => x.timeoutMs), [300, 1_000, null]);
+  const stats = table.stats("portable");
+  assertEquals(stats.open, {
+    total: 3,
+    new: 0,
+    reading: 1,
+    active: 1,
+    writing: 0,
+    idle: 1,
+  });
+  assertEquals(stats.accepted, 3);
+});
+
+Deno.test("ConnectionTable rejects bad options with the value quoted", () => {
+  const now = () => 0;
+  assertThrows(
+    () => new ConnectionTable({ idleTimeout: -1 }, { now }),
+    RangeError,
+    "Cannot set idleTimeout: value must be a finite number >= 0, received -1",
+  );
+  assertThrows(
+    () => new ConnectionTable({ tickInterval: 0 }, { now }),
+    RangeError,
+    "received 0",
+  );
+  assertThrows(
+    () => new ConnectionTable({ headerTimeout: NaN }, { now }),
+    RangeError,
+    "received NaN",
+  );
+  assertThrows(
+    // deno-lint-ignore no-explicit-any
+    () => new ConnectionTable({ requestTimeout: "5s" as any }, { now }),
+    TypeError,
+    'received "5s"',
+  );
+  assertThrows(
+    () => new ConnectionTable({ maxConnections: 1.5 }, { now }),
+    RangeError,
+    "received 1.5",
+  );
+});
