@@ -329,6 +329,125 @@ for (const engine of ENGINES) {
   });
 }
 
+for (const engine of ENGINES) {
+  Deno.test(`[${engine}] real clients: curl reuses a keep-alive connection, speaks HTTP/1.0 and uploads chunked`, async () => {
+    const server = start(engine, {}, async (req) => {
+      const body = req.body ? await req.text() : "";
+      return new Response(`${req.method} ${new URL(req.url).pathname} ${body}`);
+    });
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const curl = async (args: string[], stdin?: string) => {
+      const child = new Deno.Command("curl", {
+        args: ["-sS", ...args],
+        stdin: stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      if (stdin !== undefined) {
+        const writer = child.stdin.getWriter();
+        await writer.write(encoder.encode(stdin));
+        await writer.close();
+      }
+      const { code, stdout, stderr } = await child.output();
+      assertEquals(code, 0, decoder.decode(stderr));
+      return { out: decoder.decode(stdout), err: decoder.decode(stderr) };
+    };
+    const twice = await curl(["-v", `${base}/a`, `${base}/b`]);
+    assertEquals(twice.out, "GET /a GET /b ");
+    assertMatch(twice.err, /Re-using existing connection|Reusing existing/i);
+    assertEquals(server.stats().accepted, 1);
+    const old = await curl(["--http1.0", `${base}/old`]);
+    assertEquals(old.out, "GET /old ");
+    const upload = await curl(["-T", "-", `${base}/up`], "streamed body");
+    assertEquals(upload.out, "PUT /up streamed body");
+    await server.shutdown();
+  });
+
+  Deno.test(`[${engine}] real clients: Node's fetch gets correct answers`, async () => {
+    const server = start(
+      engine,
+      {},
+      async (req) => new Response(`${req.method}:${await req.text()}`),
+    );
+    const script = `
+      const base = "http://127.0.0.1:${server.addr.port}";
+      const a = await (await fetch(base + "/")).text();
+      const b = await (await fetch(base + "/", { method: "POST", body: "hi" })).text();
+      console.log(JSON.stringify([a, b]));`;
+    const { code, stdout, stderr } = await new Deno.Command("node", {
+      args: ["--input-type=module", "-e", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0, decoder.decode(stderr));
+    assertEquals(JSON.parse(decoder.decode(stdout)), ["GET:", "POST:hi"]);
+    await server.shutdown();
+  });
+}
+
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { code, stderr } = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        // rustls refuses a CA certificate as the server's own.
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0, decoder.decode(stderr));
+    return {
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (const engine of ENGINES) {
+  Deno.test(`[${engine}] serves HTTPS with cert and key, and reaps idle TLS connections`, async () => {
+    const { cert, key } = await selfSigned();
+    const server = start(
+      engine,
+      { cert, key, idleTimeout: 150, tickInterval: 25 },
+      (req) => new Response(new URL(req.url).protocol),
+    );
+    const client = Deno.createHttpClient({ caCerts: [cert] });
+    const res = await fetch(`https://localhost:${server.addr.port}/`, {
+      client,
+    });
+    assertEquals(await res.text(), "https:");
+    // The client keeps the connection; the server reaps it when idle.
+    const deadline = performance.now() + 2_000;
+    while (server.stats().closed.idle === 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assertEquals(server.stats().closed.idle, 1);
+    client.close();
+    await server.shutdown();
+  });
+}
+
 Deno.test("serve() rejects bad arguments with clear errors", () => {
   // deno-lint-ignore no-explicit-any
   const bad = serve as any;
