@@ -23,6 +23,7 @@
 
 import { TimerList, TimerNode } from "./timer_list.ts";
 import { onSignals, shutdownSignals } from "./signals.ts";
+import { registerMetrics } from "./_metrics.ts";
 import type { ConnectionHooks, Engine, EngineConnection } from "./_engine.ts";
 import { createPortableEngine } from "./_portable.ts";
 import { createNativeEngine, probeNativeEngine } from "./_native.ts";
@@ -849,6 +850,7 @@ class ReaperServer implements Server {
   #interval: ReturnType<typeof setInterval> | undefined;
   #shutdownTimer: ReturnType<typeof setTimeout> | undefined;
   #removeSignals: (() => void) | undefined;
+  readonly #removeMetrics: () => void;
   #listening = true;
   #stopping: "no" | "drain" | "close" = "no";
   #signalsSeen = 0;
@@ -940,6 +942,7 @@ class ReaperServer implements Server {
           once: true,
         });}
     }
+    this.#removeMetrics = registerMetrics(() => this.stats(), this.addr.port);
     this.#startTicking(this.#table.options.tickInterval);
     this.#acceptDone = this.#acceptLoop();
     this.#mainLoop();
@@ -1029,6 +1032,7 @@ class ReaperServer implements Server {
     clearInterval(this.#interval);
     clearTimeout(this.#shutdownTimer);
     this.#removeSignals?.();
+    this.#removeMetrics();
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#resolveFinished();
   }

@@ -448,6 +448,27 @@ for (const engine of ENGINES) {
   });
 }
 
+Deno.test("server counters are exported as OpenTelemetry metrics under OTEL_DENO", async () => {
+  const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "testdata/otel_server.ts"],
+    env: {
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "console",
+      OTEL_METRIC_EXPORT_INTERVAL: "100",
+      NO_COLOR: "1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = decoder.decode(stderr) + decoder.decode(stdout);
+  assertEquals(code, 0, out);
+  assertMatch(out, /METRIC reaper\.connections\.open/);
+  assertMatch(out, /METRIC reaper\.connections\.accepted/);
+  assertMatch(out, /METRIC reaper\.requests/);
+  // The fetch client's kept-alive connection is reaped by idleTimeout.
+  assertMatch(out, /reason=idle[^\n]*value=1|value=1[^\n]*reason=idle/);
+});
+
 Deno.test("serve() rejects bad arguments with clear errors", () => {
   // deno-lint-ignore no-explicit-any
   const bad = serve as any;
