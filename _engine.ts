@@ -10,8 +10,9 @@
  * {@linkcode EngineConnection}. Nothing above this interface knows which
  * engine serves a connection.
  *
- * Hook calls are cheap (a field write or two) and never throw: an engine may
- * call `touch()` on every read and write.
+ * Hook calls are cheap (a clock read and a few field writes) and do not
+ * throw (an `onConnectionState` callback that throws is caught and logged):
+ * an engine may call `touch()` on every read and write.
  *
  * @module
  */

@@ -45,7 +45,11 @@ export interface ConnectionStateEvent {
   readonly state: ConnectionState;
   /** Why it closed; set only when `state` is `"closed"`. */
   readonly reason?: CloseReason;
-  /** Milliseconds since the last byte in either direction (or event). */
+  /**
+   * For a `"closed"` event, milliseconds since the last byte in either
+   * direction (the native engine: since the last request event); `0` for
+   * the other states.
+   */
   readonly idleMs: number;
 }
 
@@ -403,7 +407,8 @@ class Connection implements ConnectionHooks {
   }
 
   responseStart(): void {
-    this.lastActivity = this.#table.now();
+    // Only an engine that reports bytes runs a stall timer while writing.
+    if (this.tracksBytes) this.lastActivity = this.#table.now();
     this.bodyWaiting = false;
     this.#table.setState(this, "writing");
   }
@@ -518,7 +523,12 @@ export class ConnectionTable {
       this.#header.add(conn.headerNode, conn.openedAt + headerTimeout);
     }
     this.#emit(conn, "new");
-    conn.engine = start(conn);
+    try {
+      conn.engine = start(conn);
+    } catch (error) {
+      this.remove(conn, "error");
+      throw error;
+    }
     // The engine may have closed it synchronously.
     if (!this.#conns.has(conn)) conn.engine = undefined;
     return conn;
@@ -573,7 +583,9 @@ export class ConnectionTable {
   }
 
   overrideRequest(conn: Connection, ms: number): void {
-    if (conn.state === "closed") return;
+    // Only a request in flight can be given other timeouts: a late call
+    // (after the response was sent) must not touch the idle timers.
+    if (conn.state !== "active" && conn.state !== "writing") return;
     conn.override = ms;
     if (ms === 0) {
       this.#request.remove(conn.requestNode);
@@ -671,7 +683,7 @@ export class ConnectionTable {
             Math.max(graceEnd, conn.lastActivity + this.options.shutdownGrace)
         ) {
           conn.engine?.closeIdle();
-          closed++;
+          if ((conn.state as ConnectionState) === "closed") closed++;
         }
       }
     }
@@ -724,7 +736,10 @@ export class ConnectionTable {
         remoteAddr: conn.remoteAddr,
         state,
         reason,
-        idleMs: Math.max(0, this.now() - conn.lastActivity),
+        // A clock read only where it is reported: closes are rare.
+        idleMs: state === "closed"
+          ? Math.max(0, this.now() - conn.lastActivity)
+          : 0,
       });
     } catch (error) {
       console.error("onConnectionState threw:", error);
@@ -917,8 +932,21 @@ class ReaperServer implements Server {
     // A failed choice surfaces through the accept loop's log.
     this.engine.catch(() => {});
 
-    if (options.onListen) options.onListen(this.addr);
-    else console.log(`Listening on ${formatAddr(this.addr, tls)}`);
+    try {
+      if (options.signals ?? true) {
+        this.#removeSignals = onSignals(
+          shutdownSignals(),
+          (signal) => this.#channel.send({ type: "signal", signal }),
+        );
+      }
+      if (options.onListen) options.onListen(this.addr);
+      else console.log(`Listening on ${formatAddr(this.addr, tls)}`);
+    } catch (error) {
+      // Leave nothing behind: serve() failed as a whole.
+      this.#removeSignals?.();
+      this.#listener.close();
+      throw error;
+    }
     // One line says which engine runs and why: always when "auto" fell
     // back, otherwise with the default logging only.
     const quiet = options.onListen !== undefined;
@@ -929,12 +957,6 @@ class ReaperServer implements Server {
       } else if (!quiet) console.log(line);
     }, () => {});
 
-    if (options.signals ?? true) {
-      this.#removeSignals = onSignals(
-        shutdownSignals(),
-        (signal) => this.#channel.send({ type: "signal", signal }),
-      );
-    }
     this.#signal = options.signal;
     if (this.#signal) {
       if (this.#signal.aborted) queueMicrotask(this.#onAbort);
@@ -997,34 +1019,33 @@ class ReaperServer implements Server {
         refuse(conn);
         continue;
       }
-      this.#table.open(
-        conn.remoteAddr as Deno.NetAddr,
-        (hooks) => engine.serve(conn, hooks, this.#handler, this.#onError),
-        engine.tracksBytes ?? true,
-      );
+      try {
+        this.#table.open(
+          conn.remoteAddr as Deno.NetAddr,
+          (hooks) => engine.serve(conn, hooks, this.#handler, this.#onError),
+          engine.tracksBytes ?? true,
+        );
+      } catch (error) {
+        // An engine must not throw; if one does, the connection goes and
+        // the server keeps accepting.
+        console.error("The HTTP engine failed to take a connection:", error);
+        try {
+          conn.close();
+        } catch {
+          // Already closed by the engine.
+        }
+      }
     }
   }
 
   async #mainLoop(): Promise<void> {
     while (true) {
       const event = await this.#channel.receive();
-      switch (event.type) {
-        case "tick":
-          this.#table.tick(this.#table.now());
-          break;
-        case "signal":
-          this.#signalsSeen++;
-          if (this.#signalsSeen === 1) this.#beginShutdown();
-          else this.#closeEverything();
-          break;
-        case "shutdown":
-          this.#beginShutdown();
-          break;
-        case "close":
-          this.#closeEverything();
-          break;
-        case "empty":
-          break;
+      try {
+        this.#handle(event);
+      } catch (error) {
+        // The loop must survive a failing engine call: log and go on.
+        console.error("Reaper main loop:", error);
       }
       if (this.#stopping !== "no" && this.#table.size === 0) break;
     }
@@ -1035,6 +1056,27 @@ class ReaperServer implements Server {
     this.#removeMetrics();
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#resolveFinished();
+  }
+
+  #handle(event: ChannelEvent): void {
+    switch (event.type) {
+      case "tick":
+        this.#table.tick(this.#table.now());
+        break;
+      case "signal":
+        this.#signalsSeen++;
+        if (this.#signalsSeen === 1) this.#beginShutdown();
+        else this.#closeEverything();
+        break;
+      case "shutdown":
+        this.#beginShutdown();
+        break;
+      case "close":
+        this.#closeEverything();
+        break;
+      case "empty":
+        break;
+    }
   }
 
   async #stopAccepting(): Promise<void> {
@@ -1056,9 +1098,10 @@ class ReaperServer implements Server {
     const { shutdownTimeout, shutdownGrace, tickInterval } =
       this.#table.options;
     this.#table.drain(this.#table.now());
-    // Check the grace often enough to honour it within a quarter.
+    // Check the grace often enough to honour it within a quarter, but no
+    // more often than every 25 ms: the drain tick walks every connection.
     this.#startTicking(
-      Math.max(10, Math.min(tickInterval, Math.ceil(shutdownGrace / 4) || 10)),
+      Math.max(25, Math.min(tickInterval, Math.ceil(shutdownGrace / 4))),
     );
     if (shutdownTimeout > 0) {
       this.#shutdownTimer = setTimeout(

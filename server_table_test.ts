@@ -356,3 +356,43 @@ Deno.test("ConnectionTable rejects bad options with the value quoted", () => {
     "received 1.5",
   );
 });
+
+Deno.test("ConnectionTable ignores info.setTimeout() once the response was sent", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 5_000,
+    headerTimeout: 0,
+    requestTimeout: 1_000,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  hooks.requestEnd();
+  hooks.setRequestTimeout(100); // too late: the connection is idle
+  clock.t = 1_200;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  // The next request starts with the configured timeouts and no leftover.
+  hooks.headStart();
+  hooks.requestStart();
+  clock.t = 2_199;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 2_200;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "requestTimeout");
+});
+
+Deno.test("ConnectionTable unregisters a connection whose engine throws on start", () => {
+  const { table } = setup();
+  assertThrows(
+    () =>
+      table.open(ADDR, () => {
+        throw new Error("engine bug");
+      }),
+    Error,
+    "engine bug",
+  );
+  assertEquals(table.size, 0);
+  assertEquals(table.stats("portable").closed.error, 1);
+});

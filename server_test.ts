@@ -573,3 +573,24 @@ Deno.test("a second SIGTERM closes everything at once", async () => {
   await child.stderr.cancel();
   assertEquals(status.code, 0);
 });
+
+Deno.test("serve() closes its listener when onListen throws", async () => {
+  let port = 0;
+  try {
+    serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      onListen(addr) {
+        port = addr.port;
+        throw new Error("onListen failed");
+      },
+    }, () => new Response());
+    throw new Error("did not throw");
+  } catch (error) {
+    assertMatch(String(error), /onListen failed/);
+  }
+  assert(port > 0);
+  await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+  // Let the background engine probe finish.
+  await new Promise((r) => setTimeout(r, 50));
+});

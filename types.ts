@@ -56,7 +56,10 @@ export interface ServeHandlerInfo {
   readonly completed: Promise<void>;
   /**
    * Overrides `idleTimeout` and `requestTimeout` for this request only, for
-   * long-lived responses such as Server-Sent Events or long polls.
+   * long-lived responses such as Server-Sent Events or long polls. A
+   * positive `ms` becomes both the stall limit (no byte for `ms`) and the
+   * limit of the whole request, counted from its start (not from the call).
+   * A call after the response was sent does nothing.
    *
    * @param ms The stall and request timeout for this request in
    * milliseconds; `0` lets the response take as long as it needs and stall
