@@ -14,6 +14,7 @@ import {
   findServeHttpOnConnection,
   probeNativeEngine,
 } from "./_native.ts";
+import { serve } from "./server.ts";
 
 const encoder = new TextEncoder();
 const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -652,5 +653,159 @@ Deno.test('native engine reports "client" when the runtime ends HTTP/1.0 and mal
     assertEquals(await readEof(s.client), "eof");
     await s.connection.finished;
     assertEquals(s.hooks.reason, "client");
+  }
+});
+
+/**
+ * An echo handler that upgrades to a WebSocket: synchronously, or after
+ * `delay` ms from an async handler.
+ */
+function echoSocket(delay = -1): ServeHandler {
+  const upgrade = (request: Request): Response => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onmessage = (event) => socket.send(`echo:${event.data}`);
+    return response;
+  };
+  if (delay < 0) return upgrade;
+  return async (request) => {
+    const response = upgrade(request);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    return response;
+  };
+}
+
+/** Sends `text` and resolves to the next message; rejects if the socket closes. */
+function echoOn(socket: WebSocket, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const done = (): void => {
+      socket.removeEventListener("message", onMessage);
+      socket.removeEventListener("close", onClose);
+    };
+    const onMessage = (event: MessageEvent): void => {
+      done();
+      resolve(String(event.data));
+    };
+    const onClose = (): void => {
+      done();
+      reject(new Error("the WebSocket closed"));
+    };
+    socket.addEventListener("message", onMessage);
+    socket.addEventListener("close", onClose);
+    socket.send(text);
+  });
+}
+
+/** Served WebSocket connections with a Deno `WebSocket` client. */
+async function setupSocket(handler: ServeHandler): Promise<{
+  socket: WebSocket;
+  hooks: StubHooks;
+  connection: EngineConnection;
+  closed: Promise<CloseEvent>;
+  echo(text: string): Promise<string>;
+}> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const socket = new WebSocket(
+    `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+  );
+  const closed = new Promise<CloseEvent>((resolve) => {
+    socket.addEventListener("close", resolve);
+  });
+  const conn = await accepted;
+  listener.close();
+  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
+  hooks.keepAlive = "timeout=5";
+  const connection = createNativeEngine().serve(
+    conn,
+    hooks,
+    handler,
+    () => new Response("handled", { status: 500 }),
+  );
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve);
+    socket.addEventListener("close", () => reject(new Error("closed")));
+  });
+  const echo = (text: string) => echoOn(socket, text);
+  return { socket, hooks, connection, closed, echo };
+}
+
+for (const delay of [-1, 20]) {
+  const kind = delay < 0 ? "sync" : "async";
+  Deno.test(`native engine keeps an upgraded WebSocket open (${kind} handler)`, async () => {
+    const { socket, hooks, connection, closed, echo } = await setupSocket(
+      echoSocket(delay),
+    );
+    assertEquals(await echo("a"), "echo:a");
+    // The runtime's per-connection server is gone by now; the socket stays.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(await echo("b"), "echo:b");
+    assertEquals(hooks.calls, ["requestStart", "responseStart"]);
+    assertEquals(hooks.timeouts, [0]);
+    socket.close(1000);
+    assertEquals((await closed).code, 1000);
+    await connection.finished;
+    assertEquals(hooks.calls, [
+      "requestStart",
+      "responseStart",
+      "closed:client",
+    ]);
+  });
+}
+
+Deno.test("native engine close() closes an upgraded WebSocket at once", async () => {
+  const { hooks, connection, closed, echo } = await setupSocket(echoSocket());
+  assertEquals(await echo("a"), "echo:a");
+  connection.close("idle");
+  await closed;
+  await connection.finished;
+  assertEquals(hooks.reason, "idle");
+});
+
+Deno.test("native engine closeIdle() says goodbye to an upgraded WebSocket", async () => {
+  const { hooks, connection, closed, echo } = await setupSocket(echoSocket());
+  assertEquals(await echo("a"), "echo:a");
+  connection.closeIdle();
+  assertEquals((await closed).code, 1001);
+  await connection.finished;
+  assertEquals(hooks.reason, "done");
+});
+
+Deno.test("native engine keeps a WebSocket past idleTimeout through serve()", async () => {
+  const events: string[] = [];
+  const server = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    engine: "native",
+    idleTimeout: 150,
+    tickInterval: 25,
+    signals: false,
+    onListen() {},
+    onConnectionState(event) {
+      events.push(
+        event.reason ? `${event.state}:${event.reason}` : event.state,
+      );
+    },
+  }, echoSocket());
+  try {
+    assertEquals(await server.engine, "native");
+    const socket = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+    const closed = new Promise<CloseEvent>((resolve) => {
+      socket.addEventListener("close", resolve);
+    });
+    await new Promise((resolve) => socket.addEventListener("open", resolve));
+    const echo = (text: string) => echoOn(socket, text);
+    assertEquals(await echo("a"), "echo:a");
+    // Silent for twice the idle timeout.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assertEquals(await echo("b"), "echo:b");
+    assert(!events.some((e) => e.startsWith("closed")), events.join(", "));
+    assertEquals(server.stats().open.total, 1);
+    socket.close(1000);
+    assertEquals((await closed).code, 1000);
+    await until(() => events.includes("closed:client"));
+    assertEquals(server.stats().open.total, 0);
+    assertEquals(server.stats().closed.client, 1);
+  } finally {
+    await server.close();
   }
 });
