@@ -1,6 +1,7 @@
 // Copyright 2026 the Reaper authors. MIT license.
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { main } from "./main.ts";
+import { hasOpenssl, writeSelfSigned } from "./testdata/tls.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).href;
 const PERMISSIONS = ["--allow-net", "--allow-read"];
@@ -529,47 +530,13 @@ for (const engine of ["portable", "native"] as const) {
   });
 }
 
-function hasOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"] }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "reaper --cert --key serves HTTPS and says https in the first line",
   ignore: !hasOpenssl(),
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
-      const made = await new Deno.Command("openssl", {
-        args: [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-          "-nodes",
-          "-days",
-          "1",
-          "-subj",
-          "/CN=localhost",
-          "-addext",
-          "subjectAltName=DNS:localhost,IP:127.0.0.1",
-          "-addext",
-          "basicConstraints=critical,CA:FALSE",
-          "-keyout",
-          `${dir}/key.pem`,
-          "-out",
-          `${dir}/cert.pem`,
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      assert(made.success, "openssl made a certificate");
+      await writeSelfSigned(dir);
       await using reaper = new Reaper([
         "--port",
         "0",

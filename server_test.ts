@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { serve, type ServeOptions, type Server } from "./server.ts";
 import type { ServeHandler } from "./types.ts";
+import { selfSigned } from "./testdata/tls.ts";
 
 const ENGINES = ["portable", "native"] as const;
 const encoder = new TextEncoder();
@@ -385,45 +386,6 @@ for (const engine of ENGINES) {
   });
 }
 
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const { code, stderr } = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        // rustls refuses a CA certificate as the server's own.
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assertEquals(code, 0, decoder.decode(stderr));
-    return {
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 for (const engine of ENGINES) {
   Deno.test(`[${engine}] serves HTTPS with cert and key, and reaps idle TLS connections`, async () => {
     const { cert, key } = await selfSigned();
@@ -520,7 +482,16 @@ Deno.test("serve() falls back to the portable engine when auto finds no native o
   );
 });
 
-Deno.test("a SIGTERM drains: the in-flight request gets 200, then the process exits 0", async () => {
+/**
+ * Starts `testdata/signal_server.ts` in a child process and waits until it
+ * listens. `stop()` waits for its exit, releases its pipes and returns its
+ * exit code.
+ */
+async function startSignalServer(): Promise<{
+  child: Deno.ChildProcess;
+  port: number;
+  stop: () => Promise<number>;
+}> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "testdata/signal_server.ts"],
     stdout: "piped",
@@ -530,6 +501,18 @@ Deno.test("a SIGTERM drains: the in-flight request gets 200, then the process ex
   let seen = "";
   while (!seen.includes("\n")) seen += (await lines.read()).value ?? "";
   const port = Number(/port (\d+)/.exec(seen)?.[1]);
+  const stop = async () => {
+    const status = await child.status;
+    lines.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+    return status.code;
+  };
+  return { child, port, stop };
+}
+
+Deno.test("a SIGTERM drains: the in-flight request gets 200, then the process exits 0", async () => {
+  const { child, port, stop } = await startSignalServer();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(encoder.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
   await new Promise((r) => setTimeout(r, 100)); // the handler is running
@@ -539,23 +522,11 @@ Deno.test("a SIGTERM drains: the in-flight request gets 200, then the process ex
   assertMatch(text, /^HTTP\/1\.1 200/);
   assertMatch(text, /connection: close/i);
   await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
-  const status = await child.status;
-  lines.releaseLock();
-  await child.stdout.cancel().catch(() => {});
-  await child.stderr.cancel();
-  assertEquals(status.code, 0);
+  assertEquals(await stop(), 0);
 });
 
 Deno.test("a second SIGTERM closes everything at once", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "testdata/signal_server.ts"],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("\n")) seen += (await lines.read()).value ?? "";
-  const port = Number(/port (\d+)/.exec(seen)?.[1]);
+  const { child, port, stop } = await startSignalServer();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(encoder.encode("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n"));
   await new Promise((r) => setTimeout(r, 100));
@@ -565,13 +536,9 @@ Deno.test("a second SIGTERM closes everything at once", async () => {
   child.kill("SIGTERM");
   await readToEnd(conn);
   conn.close();
-  const status = await child.status;
+  assertEquals(await stop(), 0);
   // The shutdown timeout in the child is 10 s: the second signal cut it short.
   assert(performance.now() - begin < 3_000);
-  lines.releaseLock();
-  await child.stdout.cancel().catch(() => {});
-  await child.stderr.cancel();
-  assertEquals(status.code, 0);
 });
 
 Deno.test("serve() closes its listener when onListen throws", async () => {
