@@ -69,8 +69,16 @@ const CHUNK_DATA_END = 2;
 const CHUNK_TRAILER = 3;
 
 const EMPTY = new Uint8Array(0);
-const NOT_YET = Symbol("not yet");
-const NOT_YET_PROMISE = Promise.resolve(NOT_YET);
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/**
+ * A copy of an ASCII string that shares no memory with it. Strings sliced
+ * from a request head keep the whole head alive; kept strings are copied.
+ */
+function detach(s: string): string {
+  return textDecoder.decode(textEncoder.encode(s));
+}
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const CRLF = "\r\n";
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
@@ -189,6 +197,8 @@ interface Exchange {
   /** The response's first byte was handed to the socket. */
   responding: boolean;
   reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  /** The second read of a response body, if it settled at once. */
+  next: unknown;
 }
 
 function abortExchange(ex: Exchange, reason: unknown): void {
@@ -198,13 +208,71 @@ function abortExchange(ex: Exchange, reason: unknown): void {
 }
 
 /**
+ * Pristine `Request`s (no headers, no body, never given to a handler), one
+ * per URL seen at least twice, that requests are built from.
+ *
+ * Why: in Deno 2.x, `new Request(url)` builds its inner state with an object
+ * literal holding accessors, which gives every request its own hidden class
+ * (map) and accessor closures; these live in the old generation, so every
+ * request survives young-generation GC: ~13% of new space survived each
+ * scavenge, pauses of 1–10 ms, ~4 µs a request (measured). A `Request` made
+ * from another `Request` copies plain data instead: 0% survival, 0.1 ms
+ * pauses, ~1.7 µs. `signal: null` is needed, else the copy gets a dependent
+ * signal (weak references, which also survive scavenges).
+ */
+const templates = new Map<string, Request>();
+/** URLs seen once: a URL gets a template the second time it is seen. */
+const seenOnce = new Set<string>();
+const MAX_TEMPLATES = 1024;
+/** Longer URLs get no template (bounds the caches to about 1 MiB). */
+const MAX_TEMPLATE_URL = 512;
+
+/** The init of a request made from a template: never a dependent signal. */
+function templateInit(
+  method: string,
+  body: ReadableStream<Uint8Array> | null,
+): RequestInit {
+  if (body !== null) {
+    return { method, signal: null, body, duplex: "half" } as RequestInit;
+  }
+  return method === "GET" ? GET_INIT : { method, signal: null };
+}
+const GET_INIT: RequestInit = { method: "GET", signal: null };
+
+/**
+ * The URL's template, or `null` when the URL is new (or long).
+ *
+ * @param url The request URL (ASCII, as {@linkcode detach} needs).
+ */
+function templateFor(url: string): Request | null {
+  const template = templates.get(url);
+  if (template !== undefined) return template;
+  if (url.length > MAX_TEMPLATE_URL) return null;
+  if (!seenOnce.has(url)) {
+    if (seenOnce.size >= MAX_TEMPLATES) seenOnce.clear();
+    seenOnce.add(detach(url));
+    return null;
+  }
+  seenOnce.delete(url);
+  url = detach(url);
+  if (templates.size >= MAX_TEMPLATES) templates.clear();
+  const made = new Request(url);
+  templates.set(url, made);
+  return made;
+}
+
+/**
  * A `Request` whose `signal` is made on first use: an `AbortSignal` given to
  * the `Request` constructor costs more than the rest of the request.
  */
 class PortableRequest extends Request {
   #ex: Exchange;
-  constructor(url: string, init: RequestInit | undefined, ex: Exchange) {
-    super(url, init);
+  constructor(
+    input: string | Request,
+    init: RequestInit | undefined,
+    ex: Exchange,
+  ) {
+    super(input, init);
     this.#ex = ex;
   }
   override get signal(): AbortSignal {
@@ -297,6 +365,12 @@ class PortableConnection implements EngineConnection {
   #config: Config;
   #origin = "";
   #originHost = "";
+  // The last request's target, Host, URL and template: a connection often
+  // asks for the same URL again, and this skips building and hashing it.
+  #lastTarget: string | null = null;
+  #lastHost: string | null = null;
+  #lastUrl = "";
+  #lastTemplate: Request | null = null;
   #scheme: string;
 
   // Read side.
@@ -344,6 +418,16 @@ class PortableConnection implements EngineConnection {
     this.#onError = onError;
     this.#config = config;
     this.#scheme = "handshake" in conn ? "https://" : "http://";
+    // Without TCP_NODELAY, a response written in more than one write (a
+    // stream, chunked) stalls ~40 ms on each small write: Nagle's algorithm
+    // waits for the client's delayed ACK. TLS conns may lack the method.
+    if (typeof (conn as Deno.TcpConn).setNoDelay === "function") {
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch {
+        // The socket is gone already: the first read will tell.
+      }
+    }
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.#run().catch((error) => {
       this.#terminate(isClientError(error) ? "client" : "error");
@@ -529,8 +613,8 @@ class PortableConnection implements EngineConnection {
     const host = head.host || this.#localHost();
     if (target.charCodeAt(0) === 47) { // "/"
       if (host !== this.#originHost) {
-        this.#originHost = host;
-        this.#origin = this.#scheme + host;
+        this.#originHost = detach(host);
+        this.#origin = this.#scheme + this.#originHost;
       }
       return this.#origin + target;
     }
@@ -556,14 +640,30 @@ class PortableConnection implements EngineConnection {
    */
   async #exchange(head: RequestHead): Promise<boolean> {
     const hooks = this.#hooks;
-    const url = head.method === "CONNECT" ? null : this.#url(head);
-    if (url === null) {
-      if (head.method === "CONNECT") {
-        this.#fail(501);
+    let url: string | null;
+    let template: Request | null;
+    if (head.target === this.#lastTarget && head.host === this.#lastHost) {
+      url = this.#lastUrl;
+      template = this.#lastTemplate;
+    } else {
+      url = head.method === "CONNECT" ? null : this.#url(head);
+      if (url === null) {
+        if (head.method === "CONNECT") {
+          this.#fail(501);
+          return false;
+        }
+        this.#fail(400);
         return false;
       }
-      this.#fail(400);
-      return false;
+      template = templateFor(url);
+      if (template !== null) {
+        // Copies: slices of the head would keep the whole head alive.
+        url = detach(url);
+        this.#lastUrl = url;
+        this.#lastTarget = url.slice(url.length - head.target.length);
+        this.#lastHost = head.host === null ? null : detach(head.host);
+        this.#lastTemplate = template;
+      }
     }
     // Body framing.
     if (head.chunked) {
@@ -591,13 +691,23 @@ class PortableConnection implements EngineConnection {
       close: head.close || (head.minor === 0 && !head.keepAlive),
       responding: false,
       reader: null,
+      next: null,
     };
     let request: Request;
     try {
-      if (this.#bodyKind !== BODY_NONE && !isHead && method !== "GET") {
+      const body = this.#bodyKind !== BODY_NONE && !isHead && method !== "GET"
+        ? this.#bodyStream()
+        : null;
+      if (template !== null) {
+        request = new PortableRequest(
+          template,
+          templateInit(method, body),
+          ex,
+        );
+      } else if (body !== null) {
         request = new PortableRequest(url, {
           method,
-          body: this.#bodyStream(),
+          body,
           duplex: "half",
         } as RequestInit, ex);
       } else {
@@ -1018,12 +1128,20 @@ class PortableConnection implements EngineConnection {
       if (r1.done) bytes = EMPTY;
       else {
         first = toBytes(r1.value);
+        // Is the stream done already (a body made from a string or bytes)?
+        // A read of a closed stream settles at once: its reaction runs
+        // before this function resumes from `await undefined`. (Measured
+        // ~1 µs cheaper a response than Promise.race.)
         const p2 = reader.read();
-        const r2 = await Promise.race([p2, NOT_YET_PROMISE]);
-        if (r2 !== NOT_YET && r2.done) {
+        ex.next = null;
+        p2.then((r) => ex.next = r, noop);
+        await undefined;
+        const r2 = ex.next as ReadableStreamReadResult<Uint8Array> | null;
+        ex.next = null;
+        if (r2 !== null && r2.done) {
           bytes = first;
           ex.reader = null;
-        } else pending = r2 === NOT_YET ? p2 : Promise.resolve(r2);
+        } else pending = p2;
       }
       if (this.#closed) {
         reader.cancel().catch(noop);

@@ -292,6 +292,60 @@ Deno.test("portable engine builds a Request from the head", async () => {
   ]);
 });
 
+Deno.test("portable engine builds repeated URLs from a pristine template", async () => {
+  // The second request for a URL is made from a cached template Request:
+  // nothing of one request may leak into the next.
+  await using server = start(async (req) => {
+    // A clone (as fetch(req) makes) must get a live signal too.
+    const copy = req.clone();
+    return Response.json({
+      method: req.method,
+      url: req.url,
+      headers: [...req.headers],
+      body: await req.text(),
+      aborted: req.signal.aborted || copy.signal.aborted,
+      copyUrl: copy.url,
+    });
+  });
+  const conn = await connect(server.port);
+  const requests = [
+    "GET /same?q=1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\n\r\n",
+    "POST /same?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    "GET /same?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "PUT /same?q=1 HTTP/1.1\r\nHost: y\r\nX-Two: 2\r\nContent-Length: 2\r\n\r\nde",
+    "DELETE /same?q=1 HTTP/1.1\r\nHost: y\r\n\r\n",
+    // Long URLs get no template.
+    `GET /${"l".repeat(600)} HTTP/1.1\r\nHost: y\r\n\r\n`,
+    `GET /${"l".repeat(600)} HTTP/1.1\r\nHost: y\r\n\r\n`,
+  ];
+  const bodies = [];
+  for (const request of requests) {
+    await send(conn, request);
+    const text = parseResponses(await readResponses(conn, 1))[0].body;
+    bodies.push(text.startsWith("{") ? JSON.parse(text) : text);
+  }
+  conn.close();
+  assertEquals(bodies.map((b) => [b.method, b.url, b.body, b.aborted]), [
+    ["GET", "http://x/same?q=1", "", false],
+    ["POST", "http://x/same?q=1", "abc", false],
+    ["GET", "http://x/same?q=1", "", false],
+    ["PUT", "http://y/same?q=1", "de", false],
+    ["DELETE", "http://y/same?q=1", "", false],
+    ["GET", `http://y/${"l".repeat(600)}`, "", false],
+    ["GET", `http://y/${"l".repeat(600)}`, "", false],
+  ]);
+  assertEquals(bodies.map((b) => b.headers), [
+    [["host", "x"], ["x-one", "1"]],
+    [["content-length", "3"], ["host", "x"]],
+    [["host", "x"]],
+    [["content-length", "2"], ["host", "y"], ["x-two", "2"]],
+    [["host", "y"]],
+    [["host", "y"]],
+    [["host", "y"]],
+  ]);
+  assertEquals(bodies.map((b) => b.copyUrl), bodies.map((b) => b.url));
+});
+
 Deno.test("portable engine accepts absolute-form targets and HTTP/1.0 without Host", async () => {
   await using server = start((req) => new Response(req.url));
   const conn = await connect(server.port);
@@ -472,6 +526,41 @@ Deno.test("portable engine writes stream bodies chunked, as produced", async () 
   }
   conn.close();
   assertEquals(parseResponses(text)[0].body, "one,two,three");
+});
+
+Deno.test("portable engine sets TCP_NODELAY: a response in several writes does not stall", async () => {
+  // With Nagle's algorithm on, each small write after the first waits for
+  // the client's delayed ACK (~40 ms on Linux): 10 responses of 3 writes
+  // took 415 ms, against 42 ms with TCP_NODELAY (measured).
+  await using server = start(() =>
+    new Response(
+      new ReadableStream({
+        async start(c) {
+          c.enqueue(encoder.encode("a"));
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          c.enqueue(encoder.encode("b"));
+          c.close();
+        },
+      }),
+    )
+  );
+  const conn = await connect(server.port);
+  const buf = new Uint8Array(4096);
+  const started = performance.now();
+  for (let i = 0; i < 10; i++) {
+    await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = "";
+    while (!text.endsWith("0\r\n\r\n")) {
+      const n = await conn.read(buf);
+      assert(n !== null);
+      text += decoder.decode(buf.subarray(0, n!));
+    }
+    assertEquals(parseResponses(text)[0].body, "ab");
+  }
+  const elapsed = performance.now() - started;
+  conn.close();
+  // 10 stalls would take >= 400 ms.
+  assert(elapsed < 300, `10 streamed responses took ${elapsed} ms`);
 });
 
 Deno.test("portable engine writes a stream close-delimited for HTTP/1.0", async () => {
