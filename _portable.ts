@@ -404,6 +404,8 @@ class PortableConnection implements EngineConnection {
   #bodyController: ReadableStreamDefaultController<Uint8Array> | null = null;
   #continuePending = false;
   #draining = false;
+  /** A drain called `headStart()`: the next head needs no second call. */
+  #headStarted = false;
 
   constructor(
     conn: Deno.Conn,
@@ -482,7 +484,8 @@ class PortableConnection implements EngineConnection {
           return null;
         }
         this.#end += n;
-        this.#hooks.touch();
+        // Between requests, headStart() follows at once and stamps the time.
+        if (!this.#between || this.#headStarted) this.#hooks.touch();
         return n;
       },
       () => {
@@ -547,7 +550,8 @@ class PortableConnection implements EngineConnection {
         if (this.#closed) return;
       }
       this.#between = false;
-      hooks.headStart();
+      if (this.#headStarted) this.#headStarted = false;
+      else hooks.headStart();
       // Skip empty lines before a request line (RFC 9112 §2.2).
       let headEnd = -1;
       let scanned = 0;
@@ -749,6 +753,16 @@ class PortableConnection implements EngineConnection {
         ),
       );
     }
+    if ((response as Response).status === 101) {
+      // A protocol switch (`Deno.upgradeWebSocket()` answers 101 for any
+      // request) cannot happen on a connection this engine reads: refuse
+      // it, and close, since the client may already speak the new protocol.
+      (response as Response).body?.cancel().catch(noop);
+      response = new Response("Upgrades are not supported by this engine", {
+        status: 501,
+      });
+      ex.close = true;
+    }
     if (this.#closed) {
       settle(ex, new Closed("The connection was closed"));
       (response as Response).body?.cancel().catch(noop);
@@ -860,6 +874,13 @@ class PortableConnection implements EngineConnection {
     // A drain runs after requestEnd(): the connection is idle then.
     const report = !this.#draining;
     if (report) this.#hooks.bodyWait(true);
+    else if (!this.#headStarted) {
+      // The connection is idle, and a body trickled 1 byte per idle
+      // timeout would hold it forever: bytes of the drain count as the
+      // next head's, so that headerTimeout bounds the drain.
+      this.#headStarted = true;
+      this.#hooks.headStart();
+    }
     const n = await this.#fill();
     if (report) this.#hooks.bodyWait(false);
     if (this.#closed) throw new Closed("The connection was closed");
@@ -1023,12 +1044,16 @@ class PortableConnection implements EngineConnection {
    * Writes `bytes` after the writes before it. `pooled`, when given, is the
    * pool buffer that `bytes` lives in; it goes back to the pool afterwards.
    */
-  #write(bytes: Uint8Array, pooled: Uint8Array | null = null): Promise<void> {
+  #write(
+    bytes: Uint8Array,
+    pooled: Uint8Array | null = null,
+    last = false,
+  ): Promise<void> {
     const prev = this.#writeTail;
     this.#writes++;
     const p = prev === null
-      ? this.#writeAll(bytes, pooled)
-      : prev.then(() => this.#writeAll(bytes, pooled), (error) => {
+      ? this.#writeAll(bytes, pooled, last)
+      : prev.then(() => this.#writeAll(bytes, pooled, last), (error) => {
         if (--this.#writes === 0) this.#writeTail = null;
         throw error;
       });
@@ -1036,14 +1061,20 @@ class PortableConnection implements EngineConnection {
     return p;
   }
 
-  async #writeAll(bytes: Uint8Array, pooled: Uint8Array | null) {
+  async #writeAll(
+    bytes: Uint8Array,
+    pooled: Uint8Array | null,
+    last: boolean,
+  ) {
     try {
       let offset = 0;
       while (offset < bytes.length) {
         offset += await this.#conn.write(
           offset === 0 ? bytes : bytes.subarray(offset),
         );
-        this.#hooks.touch();
+        // The last write of a response is followed by requestEnd(), which
+        // stamps the time itself.
+        if (!last || offset < bytes.length) this.#hooks.touch();
       }
     } finally {
       if (pooled !== null && pool.length < POOL_SIZE) pool.push(pooled);
@@ -1092,7 +1123,11 @@ class PortableConnection implements EngineConnection {
           this.#config.maxBodyDrain
       ) close = true;
     }
-    let head = "HTTP/1.1 " + status + " " +
+    let head: string;
+    let length: string | null;
+    let body: ReadableStream<Uint8Array> | null;
+    let bytes: Uint8Array | null = null;
+    head = "HTTP/1.1 " + status + " " +
       (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF;
     const fields = headFields;
     fields.reset(head);
@@ -1101,26 +1136,26 @@ class PortableConnection implements EngineConnection {
     head = fields.head;
     fields.head = "";
     if (fields.close) close = true;
-    const length = fields.length;
+    length = fields.length;
     if (!fields.hasDate) head += "date: " + httpDate() + CRLF;
-
-    const body = response.body;
+    body = response.body;
     const noBody = ex.isHead || status === 204 || status === 304;
-    let bytes: Uint8Array | null = null;
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
     let first: Uint8Array | null = null;
     if (noBody) {
+      bytes = null;
       if (body !== null) body.cancel().catch(noop);
       if (ex.isHead && length !== null) {
         head += "content-length: " + length + CRLF;
       } else if (
-        status !== 204 && status !== 304 && length === null && body === null
+        status !== 204 && status !== 304 && length === null &&
+        body === null
       ) {
         head += "content-length: 0\r\n";
       }
     } else if (body === null) {
-      bytes = EMPTY;
+      if (bytes === null) bytes = EMPTY;
     } else {
       reader = body.getReader();
       ex.reader = reader;
@@ -1181,9 +1216,9 @@ class PortableConnection implements EngineConnection {
       if (size <= POOL_BUFFER) {
         const pooled = pool.pop() ?? new Uint8Array(POOL_BUFFER);
         encodeHeadInto(pooled, head, bytes);
-        await this.#write(pooled.subarray(0, size), pooled);
+        await this.#write(pooled.subarray(0, size), pooled, true);
       } else {
-        await this.#write(encodeHead(head, bytes));
+        await this.#write(encodeHead(head, bytes), null, true);
       }
       hooks.requestEnd();
       settle(ex);
@@ -1212,7 +1247,7 @@ class PortableConnection implements EngineConnection {
       throw new Closed("The connection was closed");
     }
     ex.reader = null;
-    if (chunked) await this.#write(LAST_CHUNK);
+    if (chunked) await this.#write(LAST_CHUNK, null, true);
     hooks.requestEnd();
     settle(ex);
     return !close;
