@@ -1123,22 +1123,20 @@ class PortableConnection implements EngineConnection {
           this.#config.maxBodyDrain
       ) close = true;
     }
-    let head: string;
-    let length: string | null;
-    let body: ReadableStream<Uint8Array> | null;
     let bytes: Uint8Array | null = null;
-    head = "HTTP/1.1 " + status + " " +
-      (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF;
     const fields = headFields;
-    fields.reset(head);
+    fields.reset(
+      "HTTP/1.1 " + status + " " +
+        (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF,
+    );
     // forEach is several times cheaper than iterating Headers.
     response.headers.forEach(fields.add);
-    head = fields.head;
+    let head = fields.head;
     fields.head = "";
     if (fields.close) close = true;
-    length = fields.length;
+    const length = fields.length;
     if (!fields.hasDate) head += "date: " + httpDate() + CRLF;
-    body = response.body;
+    const body = response.body;
     const noBody = ex.isHead || status === 204 || status === 304;
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
