@@ -8,6 +8,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
+import { writeSelfSigned } from "./testdata/tls.ts";
 import type { CloseReason, ServeHandler } from "./types.ts";
 import { createPortableEngine, type PortableOptions } from "./_portable.ts";
 import { serve } from "./server.ts";
@@ -1171,26 +1172,7 @@ Deno.test('portable engine closes with "error" when a response stream fails', as
 Deno.test("portable engine builds https URLs on TLS connections", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const made = await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ]);
-    assertEquals(made.code, 0, made.stderr);
+    await writeSelfSigned(dir);
     const listener = Deno.listenTls({
       hostname: "127.0.0.1",
       port: 0,
