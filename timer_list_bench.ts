@@ -18,6 +18,7 @@
  */
 
 import { TimerList, TimerNode } from "./timer_list.ts";
+import { prng } from "./testdata/prng.ts";
 
 // ---------------------------------------------------------------------------
 // (a) The original: TinyWebServer's sort_timer_lst, ported as is.
@@ -210,17 +211,6 @@ class IndexedHeap {
 
 interface Conn {
   lastActivity: number;
-}
-
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The fraction every deadline carries. */

@@ -7,18 +7,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { TimerList, TimerNode } from "./timer_list.ts";
-
-/** A tiny seeded PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./testdata/prng.ts";
 
 function values<T>(list: TimerList<T>): T[] {
   return [...list].map((node) => node.value);
