@@ -178,7 +178,7 @@ export async function main(
 
   let code = 0;
   try {
-    stdout(`Engine: ${await server.engine}`);
+    stdout(`Engine: ${await server.engine} (${await server.engineReason})`);
   } catch (error) {
     stderr(`reaper: cannot start an HTTP engine: ${error}`);
     code = 1;

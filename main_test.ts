@@ -282,7 +282,7 @@ Deno.test("main() serves, logs each request and stops on its signal", async () =
     const { port, stdout, stderr } = reaper;
     try {
       assertEquals(stdout[0], `Listening on http://127.0.0.1:${port}/`);
-      assertMatch(stdout[1], /^Engine: (portable|native)$/);
+      assertMatch(stdout[1], /^Engine: (portable|native) \(.+\)$/);
       const res = await fetch(`http://127.0.0.1:${port}/hello.txt?q=1`, CLOSE);
       assertEquals(await res.text(), "hello");
       const missing = await fetch(`http://127.0.0.1:${port}/nope`, CLOSE);
@@ -407,7 +407,7 @@ Deno.test("reaper prints the listening line first, serves the demo site and exit
   assertEquals(reaper.lines[0], `Listening on http://0.0.0.0:${port}/`);
   const engine = await reaper.waitFor(/^Engine: /);
   assertEquals(reaper.lines[1], engine);
-  assertMatch(engine, /^Engine: (portable|native)$/);
+  assertMatch(engine, /^Engine: (portable|native) \(.+\)$/);
 
   const res = await fetch(`http://127.0.0.1:${port}/`, CLOSE);
   assertEquals(res.status, 200);

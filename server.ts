@@ -214,6 +214,12 @@ export interface Server extends AsyncDisposable {
   /** The engine that serves connections, once chosen. */
   readonly engine: Promise<"portable" | "native">;
   /**
+   * Why that engine serves connections, for example `"the runtime's HTTP
+   * entry point passed the self-check"`, or the reason `"auto"` fell back to
+   * the portable engine.
+   */
+  readonly engineReason: Promise<string>;
+  /**
    * Shuts the server down gracefully and resolves when it has stopped (the
    * same as `finished`). Idempotent. The steps, in order:
    *
@@ -855,6 +861,7 @@ class ReaperServer implements Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
   readonly engine: Promise<"portable" | "native">;
+  readonly engineReason: Promise<string>;
   readonly #listener: Deno.Listener;
   readonly #table: ConnectionTable;
   readonly #channel = new Channel<ChannelEvent>();
@@ -929,8 +936,10 @@ class ReaperServer implements Server {
     this.engine = this.#engineChoice.then(({ engine }) =>
       this.#engineName = engine.name
     );
+    this.engineReason = this.#engineChoice.then(({ why }) => why);
     // A failed choice surfaces through the accept loop's log.
     this.engine.catch(() => {});
+    this.engineReason.catch(() => {});
 
     try {
       if (options.signals ?? true) {

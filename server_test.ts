@@ -83,6 +83,7 @@ for (const engine of ENGINES) {
       return new Response(`${req.method} ${new URL(req.url).pathname}`);
     });
     assertEquals(await server.engine, engine);
+    assertEquals(await server.engineReason, "chosen by the engine option");
     const res = await fetch(`http://127.0.0.1:${server.addr.port}/hello`);
     assertEquals(await res.text(), "GET /hello");
     assertEquals(remote, "127.0.0.1");
@@ -475,6 +476,7 @@ Deno.test("serve() falls back to the portable engine when auto finds no native o
   const err = decoder.decode(stderr);
   assertEquals(code, 0, err);
   assertMatch(out, /^engine portable$/m);
+  assertMatch(out, /^why the native engine is unavailable: .+$/m);
   assertMatch(out, /^answer ok$/m);
   assertMatch(
     err,

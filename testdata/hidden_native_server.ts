@@ -18,6 +18,7 @@ const server = serve(
   () => new Response("ok"),
 );
 console.log(`engine ${await server.engine}`);
+console.log(`why ${await server.engineReason}`);
 const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
 console.log(`answer ${await res.text()}`);
 await server.shutdown();
