@@ -13,6 +13,7 @@ import {
   createNativeEngine,
   findServeHttpOnConnection,
   probeNativeEngine,
+  type ServeOnConn,
 } from "./_native.ts";
 import { serve } from "./server.ts";
 
@@ -153,6 +154,13 @@ function header(response: string, name: string): string | null {
     response.slice(0, response.indexOf("\r\n\r\n")),
   );
   return match ? match[1] : null;
+}
+
+/** The runtime's real entry point; the tests wrap it in fakes. */
+function runtimeEntryPoint(): ServeOnConn {
+  const found = findServeHttpOnConnection();
+  if (typeof found === "string") throw new Error(found);
+  return found;
 }
 
 Deno.test("findServeHttpOnConnection() finds the entry point on this runtime", () => {
@@ -505,9 +513,7 @@ Deno.test("probeNativeEngine() fails closed when the entry point never answers",
 });
 
 Deno.test("probeNativeEngine() fails closed on a wrong answer", async () => {
-  const found = findServeHttpOnConnection();
-  if (typeof found === "string") throw new Error(found);
-  const real = found;
+  const real = runtimeEntryPoint();
   const result = await probeNativeEngine({
     denoNs: fakeDeno((conn, signal, _handler, onError, onListen) =>
       real(
@@ -527,9 +533,7 @@ Deno.test("probeNativeEngine() fails closed on a wrong answer", async () => {
 });
 
 Deno.test("probeNativeEngine() fails closed when the close paths do not work", async () => {
-  const found = findServeHttpOnConnection();
-  if (typeof found === "string") throw new Error(found);
-  const real = found;
+  const real = runtimeEntryPoint();
   // A runtime whose shutdown() does nothing: mustClose never closes.
   const noShutdown = await probeNativeEngine({
     denoNs: fakeDeno((conn, signal, handler, onError, onListen) => {
@@ -574,9 +578,7 @@ Deno.test("native engine reports requestEnd only after a streamed body is sent",
 });
 
 Deno.test("probeNativeEngine() fails closed when the handler info changes shape", async () => {
-  const found = findServeHttpOnConnection();
-  if (typeof found === "string") throw new Error(found);
-  const real = found;
+  const real = runtimeEntryPoint();
   const result = await probeNativeEngine({
     denoNs: fakeDeno((conn, signal, handler, onError, onListen) =>
       real(
@@ -600,9 +602,7 @@ Deno.test("probeNativeEngine() fails closed when the handler info changes shape"
 });
 
 Deno.test("native engine close() falls back to a graceful close when the runtime takes no signal", async () => {
-  const found = findServeHttpOnConnection();
-  if (typeof found === "string") throw new Error(found);
-  const real = found;
+  const real = runtimeEntryPoint();
   const engine = createNativeEngine({
     denoNs: fakeDeno((conn, _signal, handler, onError, onListen) =>
       real(
