@@ -266,7 +266,7 @@ const DEFAULTS = {
 
 type Resolved = Required<Omit<LifetimeOptions, "onConnectionState">>;
 
-function checkDuration(
+function checkNumber(
   name: string,
   value: number | undefined,
   fallback: number,
@@ -286,7 +286,7 @@ function checkDuration(
 
 function resolveLifetime(options: LifetimeOptions): Resolved {
   const count = (name: keyof typeof DEFAULTS, value: number | undefined) => {
-    const n = checkDuration(name, value, DEFAULTS[name]);
+    const n = checkNumber(name, value, DEFAULTS[name]);
     if (!Number.isInteger(n)) {
       throw new RangeError(
         `Cannot set ${name}: value must be an integer, received ${n}`,
@@ -295,33 +295,33 @@ function resolveLifetime(options: LifetimeOptions): Resolved {
     return n;
   };
   return {
-    idleTimeout: checkDuration(
+    idleTimeout: checkNumber(
       "idleTimeout",
       options.idleTimeout,
       DEFAULTS.idleTimeout,
     ),
-    headerTimeout: checkDuration(
+    headerTimeout: checkNumber(
       "headerTimeout",
       options.headerTimeout,
       DEFAULTS.headerTimeout,
     ),
-    requestTimeout: checkDuration(
+    requestTimeout: checkNumber(
       "requestTimeout",
       options.requestTimeout,
       DEFAULTS.requestTimeout,
     ),
-    tickInterval: checkDuration(
+    tickInterval: checkNumber(
       "tickInterval",
       options.tickInterval,
       DEFAULTS.tickInterval,
       1,
     ),
-    shutdownTimeout: checkDuration(
+    shutdownTimeout: checkNumber(
       "shutdownTimeout",
       options.shutdownTimeout,
       DEFAULTS.shutdownTimeout,
     ),
-    shutdownGrace: checkDuration(
+    shutdownGrace: checkNumber(
       "shutdownGrace",
       options.shutdownGrace,
       DEFAULTS.shutdownGrace,
@@ -896,7 +896,7 @@ class ReaperServer implements Server {
         }`,
       );
     }
-    const maxHeaderSize = checkDuration(
+    const maxHeaderSize = checkNumber(
       "maxHeaderSize",
       options.maxHeaderSize,
       DEFAULTS.maxHeaderSize,
