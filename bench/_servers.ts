@@ -37,6 +37,12 @@ export interface BenchServersOptions {
   reaperEngines?: readonly ("portable" | "native")[];
   /** Whether to include `node:http` running in Deno; default `true`. */
   denoNodeHttp?: boolean;
+  /**
+   * Whether to include `bench/servers/floor_listen.ts` in `socket` mode (the
+   * least a `Deno.listen` server can hold a connection with), with a 1 KiB
+   * and a 2 KiB read buffer; default `false`.
+   */
+  floor?: boolean;
   /** Whether to include Reaper at all; default `true`. */
   reaper?: boolean;
 }
@@ -79,6 +85,23 @@ export function benchServers(options: BenchServersOptions = {}): ServerSpec[] {
     command: "node",
     args: [file("node_http.mjs"), ...nodeArgs],
   });
+  if (options.floor ?? false) {
+    for (const kib of [1, 2]) {
+      specs.push({
+        key: `floor_socket_${kib}k`,
+        name: `Deno.listen floor, ${kib} KiB buffer`,
+        command: deno,
+        args: [
+          "run",
+          "--allow-net",
+          file("floor_listen.ts"),
+          "0",
+          "socket",
+          String(kib * 1024),
+        ],
+      });
+    }
+  }
   if (options.reaper ?? true) {
     for (const engine of options.reaperEngines ?? ["portable", "native"]) {
       const args = ["run", "--allow-net", file("reaper.ts"), "0", engine];

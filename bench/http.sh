@@ -10,6 +10,8 @@
 #   node:http in Deno       bench/servers/node_http.mjs run by Deno
 #   Node http               bench/servers/node_http.mjs run by the system `node`
 #   naive TS on Deno.listen bench/servers/naive_listen.ts (string split, Request)
+#   public-API floor        bench/servers/floor_listen.ts, modes socket, api and
+#                           bytes: the least work a Deno.listen server must do
 #   Reaper portable         bench/servers/reaper.ts, engine "portable"
 #   Reaper native           bench/servers/reaper.ts, engine "native"
 # Both Reaper servers run with every timeout on (idleTimeout 65 s, headerTimeout
@@ -30,8 +32,8 @@
 #   CONNS     wrk connections              (default 64)
 #   WARMUP    seconds of unmeasured load   (default 2; 0 = none)
 #   ONLY      run only the servers whose key matches this extended regex; keys:
-#             deno_serve, deno_node_http, node_http, naive_listen, reaper_portable,
-#             reaper_native (default: all)
+#             deno_serve, deno_node_http, node_http, naive_listen, floor_socket,
+#             floor_api, floor_bytes, reaper_portable, reaper_native (default: all)
 #   INTERLEAVE  1 = start every server first, then take run 1 of each server,
 #             run 2 of each, and so on, so that a change in background load
 #             spreads over all servers; 0 = one server after the other
@@ -166,19 +168,25 @@ reaper_available() {
     >/dev/null 2>&1
 }
 
-KEYS=(deno_serve deno_node_http node_http naive_listen reaper_portable reaper_native)
+KEYS=(deno_serve deno_node_http node_http naive_listen floor_socket floor_api floor_bytes reaper_portable reaper_native)
 declare -A NAME CMD
 # shellcheck disable=SC2016 # backticks are markdown here.
 NAME[deno_serve]='raw `Deno.serve`'
 NAME[deno_node_http]="\`node:http\` in Deno"
 NAME[node_http]="Node $("$NODE" --version | tr -d v) \`http\`"
 NAME[naive_listen]="naive TS HTTP/1.1 on \`Deno.listen\`"
+NAME[floor_socket]="public-API floor: socket loop only"
+NAME[floor_api]="public-API floor: + Request, response via \`body\`"
+NAME[floor_bytes]="public-API floor: + Request, \`await res.bytes()\`"
 NAME[reaper_portable]="Reaper \`engine: \"portable\"\`"
 NAME[reaper_native]="Reaper \`engine: \"native\"\`"
 CMD[deno_serve]="$DENO run --allow-net bench/servers/deno_serve.ts 0"
 CMD[deno_node_http]="$DENO run --allow-net --allow-env bench/servers/node_http.mjs 0"
 CMD[node_http]="$NODE bench/servers/node_http.mjs 0"
 CMD[naive_listen]="$DENO run --allow-net bench/servers/naive_listen.ts 0"
+CMD[floor_socket]="$DENO run --allow-net bench/servers/floor_listen.ts 0 socket"
+CMD[floor_api]="$DENO run --allow-net bench/servers/floor_listen.ts 0 api"
+CMD[floor_bytes]="$DENO run --allow-net bench/servers/floor_listen.ts 0 bytes"
 CMD[reaper_portable]="$DENO run --allow-net bench/servers/reaper.ts 0 portable"
 CMD[reaper_native]="$DENO run --allow-net bench/servers/reaper.ts 0 native"
 

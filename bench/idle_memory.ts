@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-net --allow-read --allow-run --allow-env
+#!/usr/bin/env -S deno run --allow-all
 // Copyright 2026 the Reaper authors. MIT license.
 /**
  * Resident memory per idle keep-alive connection, Reaper against its peers.
@@ -16,8 +16,9 @@
  * timeout on and long (`idleTimeout` 65 s, `headerTimeout` 20 s,
  * `requestTimeout` 60 s).
  *
- * Usage:
- * `deno run --allow-net --allow-read --allow-run --allow-env bench/idle_memory.ts [--connections 2000] [--settle 1500] [--only REGEX]`
+ * Usage (`--allow-all`, since Deno grants reads of `/proc/<pid>/status` and
+ * `/proc/self/limits` only with it):
+ * `deno run --allow-all bench/idle_memory.ts [--connections 2000] [--settle 1500] [--only REGEX]`
  *
  * @module
  */
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
     connections = fewer;
   }
   const missing = await reaperMissing();
-  const specs = benchServers({ nodeKeepAlive: 600_000 })
+  const specs = benchServers({ nodeKeepAlive: 600_000, floor: true })
     .filter((spec) => only.test(spec.key));
   const results: Result[] = [];
   const notes: string[] = [];
