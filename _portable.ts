@@ -49,7 +49,7 @@ interface Config {
   bufferLimit: number;
 }
 
-const INITIAL_BUFFER = 2048;
+const INITIAL_BUFFER = 1024;
 const MAX_CHUNK_LINE = 4096;
 const MAX_DIRECT_READ = 65536;
 const MAX_BATCH = 65536;
