@@ -33,16 +33,25 @@ export interface ConnectionHooks {
   /**
    * A request head is complete and the handler is about to run (state
    * `active`). Counts the request.
+   *
+   * @param immediate `true` when the engine awaited nothing since
+   * `headStart()`: the time it stamped still stands, and the clock is not
+   * read again.
    */
-  requestStart(): void;
+  requestStart(immediate?: boolean): void;
   /**
    * The engine waits for request body bytes from the client (`true`) or has
    * stopped waiting (`false`). While it waits, `idleTimeout` applies in state
    * `active`; a handler computing without reading is never idle.
    */
   bodyWait(waiting: boolean): void;
-  /** The handler returned a response; it is being sent (state `writing`). */
-  responseStart(): void;
+  /**
+   * The handler returned a response; it is being sent (state `writing`).
+   *
+   * @param immediate `true` when the engine awaited nothing since
+   * `requestStart()` (a synchronous handler): its time still stands.
+   */
+  responseStart(immediate?: boolean): void;
   /** The response has been sent completely (state `idle`). */
   requestEnd(): void;
   /**

@@ -550,8 +550,12 @@ class PortableConnection implements EngineConnection {
         if (this.#closed) return;
       }
       this.#between = false;
-      if (this.#headStarted) this.#headStarted = false;
-      else hooks.headStart();
+      // Whether nothing is awaited between headStart() and requestStart().
+      let immediate = true;
+      if (this.#headStarted) {
+        this.#headStarted = false;
+        immediate = false;
+      } else hooks.headStart();
       // Skip empty lines before a request line (RFC 9112 §2.2).
       let headEnd = -1;
       let scanned = 0;
@@ -575,6 +579,7 @@ class PortableConnection implements EngineConnection {
         if (scanned > config.maxHeaderSize) {
           return this.#fail(this.#oversizeStatus());
         }
+        immediate = false;
         if (await this.#fill() === null) return this.#terminate("client");
         if (this.#closed) return;
       }
@@ -592,7 +597,7 @@ class PortableConnection implements EngineConnection {
         return this.#fail(head);
       }
       this.#start = headEnd;
-      if (!await this.#exchange(head)) return;
+      if (!await this.#exchange(head, immediate)) return;
     }
   }
 
@@ -640,9 +645,9 @@ class PortableConnection implements EngineConnection {
 
   /**
    * Serves one request. Resolves `true` when the connection stays open for
-   * the next one.
+   * the next one. `immediate`: nothing was awaited since `headStart()`.
    */
-  async #exchange(head: RequestHead): Promise<boolean> {
+  async #exchange(head: RequestHead, immediate: boolean): Promise<boolean> {
     const hooks = this.#hooks;
     let url: string | null;
     let template: Request | null;
@@ -732,21 +737,26 @@ class PortableConnection implements EngineConnection {
       return false;
     }
     this.#ex = ex;
-    hooks.requestStart();
+    // Nothing was awaited since headStart() when the head came in one go.
+    hooks.requestStart(immediate);
     if (this.#bodyKind === BODY_NONE) this.#watch();
 
     // Run the handler.
     let response: unknown;
+    let synchronous = true;
     try {
       response = this.#handler(request, new HandlerInfo(hooks, ex));
       if (response instanceof Promise) {
+        synchronous = false;
         this.#flush();
         response = await response;
       }
     } catch (error) {
+      synchronous = false;
       response = await this.#errorResponse(error);
     }
     if (!(response instanceof Response)) {
+      synchronous = false;
       response = await this.#errorResponse(
         new TypeError(
           `Cannot send the handler's response: expected a Response, received ${typeof response}`,
@@ -768,7 +778,7 @@ class PortableConnection implements EngineConnection {
       (response as Response).body?.cancel().catch(noop);
       return false;
     }
-    hooks.responseStart();
+    hooks.responseStart(synchronous);
     let keep: boolean;
     try {
       keep = await this.#respond(ex, response as Response);

@@ -399,8 +399,10 @@ class Connection implements ConnectionHooks {
     this.#table.setState(this, "reading");
   }
 
-  requestStart(): void {
-    const now = this.lastActivity = this.#table.now();
+  requestStart(immediate = false): void {
+    const now = immediate
+      ? this.lastActivity
+      : this.lastActivity = this.#table.now();
     this.requests++;
     this.requestStartedAt = now;
     this.#table.requestStarted(this);
@@ -412,9 +414,11 @@ class Connection implements ConnectionHooks {
     this.bodyWaiting = waiting;
   }
 
-  responseStart(): void {
+  responseStart(immediate = false): void {
     // Only an engine that reports bytes runs a stall timer while writing.
-    if (this.tracksBytes) this.lastActivity = this.#table.now();
+    if (this.tracksBytes && !immediate) {
+      this.lastActivity = this.#table.now();
+    }
     this.bodyWaiting = false;
     this.#table.setState(this, "writing");
   }

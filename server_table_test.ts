@@ -396,3 +396,34 @@ Deno.test("ConnectionTable unregisters a connection whose engine throws on start
   assertEquals(table.size, 0);
   assertEquals(table.stats("portable").closed.error, 1);
 });
+
+Deno.test("ConnectionTable lets an engine reuse the last hook's time with requestStart(true) and responseStart(true)", () => {
+  const clock = { t: 1_000, reads: 0 };
+  const table = new ConnectionTable(
+    { idleTimeout: 0, headerTimeout: 0, requestTimeout: 50 },
+    { now: () => (clock.reads++, clock.t) },
+  );
+  const start = (immediate: boolean) => {
+    let fake!: FakeEngineConnection;
+    const hooks = table.open(ADDR, (h) => fake = new FakeEngineConnection(h));
+    clock.t = 1_000;
+    hooks.headStart();
+    clock.t = 1_010;
+    const before = clock.reads;
+    hooks.requestStart(immediate);
+    hooks.responseStart(immediate);
+    return { fake, reads: clock.reads - before };
+  };
+  const reused = start(true);
+  const read = start(false);
+  assertEquals(reused.reads, 0);
+  assertEquals(read.reads, 2);
+  // The request timer runs from the reused time (1000), or from 1010.
+  table.tick(1_049);
+  assertEquals(reused.fake.closedWith, undefined);
+  table.tick(1_050);
+  assertEquals(reused.fake.closedWith, "requestTimeout");
+  assertEquals(read.fake.closedWith, undefined);
+  table.tick(1_060);
+  assertEquals(read.fake.closedWith, "requestTimeout");
+});
