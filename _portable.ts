@@ -356,8 +356,10 @@ function frameChunk(chunk: Uint8Array): Uint8Array {
 }
 
 class PortableConnection implements EngineConnection {
-  readonly finished: Promise<void>;
-  #resolveFinished!: () => void;
+  // `finished` is made on first use: most connections end unobserved.
+  #finished: Promise<void> | null = null;
+  #resolveFinished: (() => void) | null = null;
+  #isFinished = false;
   #conn: Deno.Conn;
   #hooks: ConnectionHooks;
   #handler: ServeHandler;
@@ -378,14 +380,17 @@ class PortableConnection implements EngineConnection {
   #start = 0;
   #end = 0;
   #reading: Promise<number | null> | null = null;
+  /** The pending read was started by {@linkcode #watch}. */
+  #watching = false;
   #eof = false;
 
   // Write side: writes are chained so that they never interleave.
   #writeTail: Promise<void> | null = null;
   #writes = 0;
-  #batch: Uint8Array[] = [];
+  // Responses to pipelined requests, sent in one write (made on first use).
+  #batch: Uint8Array[] | null = null;
   #batchBytes = 0;
-  #batchDone: Exchange[] = [];
+  #batchDone: Exchange[] | null = null;
 
   // The request in flight.
   #ex: Exchange | null = null;
@@ -430,10 +435,24 @@ class PortableConnection implements EngineConnection {
         // The socket is gone already: the first read will tell.
       }
     }
-    this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
-    this.#run().catch((error) => {
-      this.#terminate(isClientError(error) ? "client" : "error");
-    });
+    this.#run();
+  }
+
+  get finished(): Promise<void> {
+    if (this.#finished === null) {
+      if (this.#isFinished) this.#finished = Promise.resolve();
+      else {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#finished = promise;
+        this.#resolveFinished = resolve;
+      }
+    }
+    return this.#finished;
+  }
+
+  #finish(): void {
+    this.#isFinished = true;
+    this.#resolveFinished?.();
   }
 
   close(reason: CloseReason): void {
@@ -476,27 +495,32 @@ class PortableConnection implements EngineConnection {
         this.#buf = grown;
       }
     }
-    const p = this.#conn.read(this.#buf.subarray(this.#end)).then(
-      (n) => {
-        this.#reading = null;
-        if (n === null) {
-          this.#eof = true;
-          return null;
-        }
-        this.#end += n;
-        // Between requests, headStart() follows at once and stamps the time.
-        if (!this.#between || this.#headStarted) this.#hooks.touch();
-        return n;
-      },
-      () => {
-        this.#reading = null;
-        this.#eof = true;
-        return null;
-      },
-    );
+    const p = this.#conn.read(
+      this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
+    ).then(this.#onRead, this.#onReadError);
     this.#reading = p;
     return p;
   }
+
+  // Made once a connection, not once a read.
+  #onRead = (n: number | null): number | null => {
+    this.#reading = null;
+    if (n === null) this.#eof = true;
+    else {
+      this.#end += n;
+      // Between requests, headStart() follows at once and stamps the time.
+      if (!this.#between || this.#headStarted) this.#hooks.touch();
+    }
+    if (this.#watching) this.#watched(n);
+    return n;
+  };
+
+  #onReadError = (): null => {
+    this.#reading = null;
+    this.#eof = true;
+    if (this.#watching) this.#watched(null);
+    return null;
+  };
 
   /** Shrinks a grown buffer back when nothing is buffered. */
   #shrink(): void {
@@ -520,11 +544,23 @@ class PortableConnection implements EngineConnection {
       this.#end - this.#start >= INITIAL_BUFFER / 2 ||
       (this.#end === this.#buf.length && this.#start === 0)
     ) return;
-    this.#fill().then((n) => {
-      if (this.#ex === null || this.#closed) return;
-      if (n === null) this.#peerGone();
-      else this.#watch();
-    });
+    // The read's own callback goes on watching (no promise a watch); it runs
+    // before anything else that awaits this read.
+    this.#watching = true;
+    const read = this.#fill();
+    if (this.#reading === null) {
+      // No read started after all.
+      this.#watching = false;
+      read.catch(noop);
+    }
+  }
+
+  /** A read started by {@linkcode #watch} ended with `n`. */
+  #watched(n: number | null): void {
+    this.#watching = false;
+    if (this.#ex === null || this.#closed) return;
+    if (n === null) this.#peerGone();
+    else this.#watch();
   }
 
   /** The client closed or reset the connection while a request was open. */
@@ -537,67 +573,72 @@ class PortableConnection implements EngineConnection {
 
   // -------------------------------------------------------------- main loop
 
+  /** Serves requests until the connection ends. Never rejects. */
   async #run(): Promise<void> {
-    const hooks = this.#hooks;
-    const config = this.#config;
-    while (!this.#closed) {
-      // Between requests: wait for the first byte of the next head.
-      this.#between = true;
-      if (this.#start === this.#end) {
-        this.#shrink();
-        if (this.#closeIdle) return this.#terminate("shutdown");
-        if (await this.#fill() === null) return this.#terminate("client");
-        if (this.#closed) return;
-      }
-      this.#between = false;
-      // Whether nothing is awaited between headStart() and requestStart().
-      let immediate = true;
-      if (this.#headStarted) {
-        this.#headStarted = false;
-        immediate = false;
-      } else hooks.headStart();
-      // Skip empty lines before a request line (RFC 9112 §2.2).
-      let headEnd = -1;
-      let scanned = 0;
-      for (;;) {
-        const buf = this.#buf;
-        while (
-          this.#end - this.#start >= 2 && buf[this.#start] === 13 &&
-          buf[this.#start + 1] === 10
-        ) {
-          this.#start += 2;
-          scanned = 0;
+    try {
+      const hooks = this.#hooks;
+      const config = this.#config;
+      while (!this.#closed) {
+        // Between requests: wait for the first byte of the next head.
+        this.#between = true;
+        if (this.#start === this.#end) {
+          this.#shrink();
+          if (this.#closeIdle) return this.#terminate("shutdown");
+          if (await this.#fill() === null) return this.#terminate("client");
+          if (this.#closed) return;
         }
-        headEnd = findHeadEnd(
-          buf,
-          this.#start,
-          this.#start + scanned,
-          this.#end,
-        );
-        if (headEnd !== -1) break;
-        scanned = this.#end - this.#start;
-        if (scanned > config.maxHeaderSize) {
+        this.#between = false;
+        // Whether nothing is awaited between headStart() and requestStart().
+        let immediate = true;
+        if (this.#headStarted) {
+          this.#headStarted = false;
+          immediate = false;
+        } else hooks.headStart();
+        // Skip empty lines before a request line (RFC 9112 §2.2).
+        let headEnd = -1;
+        let scanned = 0;
+        for (;;) {
+          const buf = this.#buf;
+          while (
+            this.#end - this.#start >= 2 && buf[this.#start] === 13 &&
+            buf[this.#start + 1] === 10
+          ) {
+            this.#start += 2;
+            scanned = 0;
+          }
+          headEnd = findHeadEnd(
+            buf,
+            this.#start,
+            this.#start + scanned,
+            this.#end,
+          );
+          if (headEnd !== -1) break;
+          scanned = this.#end - this.#start;
+          if (scanned > config.maxHeaderSize) {
+            return this.#fail(this.#oversizeStatus());
+          }
+          immediate = false;
+          if (await this.#fill() === null) return this.#terminate("client");
+          if (this.#closed) return;
+        }
+        if (headEnd - this.#start > config.maxHeaderSize) {
           return this.#fail(this.#oversizeStatus());
         }
-        immediate = false;
-        if (await this.#fill() === null) return this.#terminate("client");
-        if (this.#closed) return;
+        const head = parseHead(
+          this.#buf,
+          this.#start,
+          headEnd,
+          config.targetLimit,
+        );
+        if (typeof head === "number") {
+          if (head === H2_PREFACE) return this.#terminate("error");
+          return this.#fail(head);
+        }
+        this.#start = headEnd;
+        if (!await this.#exchange(head, immediate)) return;
       }
-      if (headEnd - this.#start > config.maxHeaderSize) {
-        return this.#fail(this.#oversizeStatus());
-      }
-      const head = parseHead(
-        this.#buf,
-        this.#start,
-        headEnd,
-        config.targetLimit,
-      );
-      if (typeof head === "number") {
-        if (head === H2_PREFACE) return this.#terminate("error");
-        return this.#fail(head);
-      }
-      this.#start = headEnd;
-      if (!await this.#exchange(head, immediate)) return;
+    } catch (error) {
+      this.#terminate(isClientError(error) ? "client" : "error");
     }
   }
 
@@ -1094,9 +1135,9 @@ class PortableConnection implements EngineConnection {
 
   /** Sends the batched responses of pipelined requests. */
   #flush(): void {
-    if (this.#batch.length === 0) return;
     const parts = this.#batch;
     const done = this.#batchDone;
+    if (parts === null || done === null) return;
     let bytes: Uint8Array;
     if (parts.length === 1) bytes = parts[0];
     else {
@@ -1107,8 +1148,8 @@ class PortableConnection implements EngineConnection {
         offset += part.length;
       }
     }
-    this.#batch = [];
-    this.#batchDone = [];
+    this.#batch = null;
+    this.#batchDone = null;
     this.#batchBytes = 0;
     this.#write(bytes).then(() => {
       for (const ex of done) settle(ex);
@@ -1215,9 +1256,9 @@ class PortableConnection implements EngineConnection {
       ) {
         const out = encodeHead(head, bytes);
         hooks.requestEnd();
-        this.#batch.push(out);
+        (this.#batch ??= []).push(out);
         this.#batchBytes += out.length;
-        this.#batchDone.push(ex);
+        (this.#batchDone ??= []).push(ex);
         return true;
       }
       this.#flush();
@@ -1326,6 +1367,7 @@ class PortableConnection implements EngineConnection {
     if (this.#reading !== null) pending.push(this.#reading);
     if (this.#writeTail !== null) pending.push(this.#writeTail.catch(noop));
     if (this.#bodyBusy !== null) pending.push(this.#bodyBusy.catch(noop));
-    Promise.allSettled(pending).then(() => this.#resolveFinished());
+    if (pending.length === 0) this.#finish();
+    else Promise.allSettled(pending).then(() => this.#finish());
   }
 }

@@ -17,7 +17,11 @@
 # `wrk -t1 -c64 --latency` pinned to core 1 (odd rounds A first, even rounds B
 # first). Background load on a shared machine changes over seconds, so short
 # runs side by side see nearly the same machine: the median of the per-round
-# ratios B/A is far steadier than a ratio of two separate medians.
+# ratios B/A is far steadier than a ratio of two separate medians. Each server
+# process also settles on its own (its JIT's choices): fresh pairs of
+# processes still differ by up to ±10%. REPEAT (default 1) starts fresh
+# processes that many times, ROUNDS rounds each, and reports the median of
+# every round's ratio together with each repetition's.
 #
 # Per run it reads the server's CPU time from /proc/PID/stat, so besides
 # requests/s it reports CPU microseconds a request (user + system), which
@@ -33,7 +37,8 @@ if (($# != 2)); then
 fi
 DURATION=${DURATION:-2}
 ROUNDS=${ROUNDS:-10}
-for v in DURATION ROUNDS; do
+REPEAT=${REPEAT:-1}
+for v in DURATION ROUNDS REPEAT; do
   if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
     printf 'Cannot run: %s must be a positive integer, received "%s"\n' "$v" "${!v}" >&2
     exit 2
@@ -46,9 +51,14 @@ export DENO_NO_UPDATE_CHECK=1
 DENO=$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())' | tail -n 1)
 TMP=$(mktemp -d)
 PIDS=()
-cleanup() {
+stop_all() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  stop_all
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -89,28 +99,38 @@ run() {
     END { printf "%.2f %d %s\n", ticks * 1e6 / hz / n, rps, p99 }' <<<"$out"
 }
 
-start A "$1"
-start B "$2"
-printf 'A: %s\nB: %s\n%s rounds of %s s each, wrk -t1 -c64 on core 1, servers on core 0\n\n' \
-  "$1" "$2" "$ROUNDS" "$DURATION"
-printf 'round | A cpu µs/req | A req/s | A p99 | B cpu µs/req | B req/s | B p99\n'
-for round in $(seq "$ROUNDS"); do
-  if ((round % 2)); then
-    a=$(run "$PID_A" "$PORT_A")
-    b=$(run "$PID_B" "$PORT_B")
-  else
-    b=$(run "$PID_B" "$PORT_B")
-    a=$(run "$PID_A" "$PORT_A")
-  fi
-  echo "$round $a $b" | tee -a "$TMP/rounds" | awk '{ printf "%5d | %12s | %7s | %5s | %12s | %7s | %5s\n", $1, $2, $3, $4, $5, $6, $7 }'
+printf 'A: %s\nB: %s\n%s × %s rounds of %s s each, wrk -t1 -c64 on core 1, servers on core 0\n\n' \
+  "$1" "$2" "$REPEAT" "$ROUNDS" "$DURATION"
+printf 'rep round | A cpu µs/req | A req/s | A p99 | B cpu µs/req | B req/s | B p99\n'
+for rep in $(seq "$REPEAT"); do
+  start A "$1"
+  start B "$2"
+  for round in $(seq "$ROUNDS"); do
+    if ((round % 2)); then
+      a=$(run "$PID_A" "$PORT_A")
+      b=$(run "$PID_B" "$PORT_B")
+    else
+      b=$(run "$PID_B" "$PORT_B")
+      a=$(run "$PID_A" "$PORT_A")
+    fi
+    echo "$rep $round $a $b" | tee -a "$TMP/rounds" |
+      awk '{ printf "%3d %5d | %12s | %7s | %5s | %12s | %7s | %5s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+  done
+  stop_all
 done
 python3 - "$TMP/rounds" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
-cpu_a = [float(r[1]) for r in rows]; rps_a = [float(r[2]) for r in rows]
-cpu_b = [float(r[4]) for r in rows]; rps_b = [float(r[5]) for r in rows]
+cpu_a = [float(r[2]) for r in rows]; rps_a = [float(r[3]) for r in rows]
+cpu_b = [float(r[5]) for r in rows]; rps_b = [float(r[6]) for r in rows]
 med = statistics.median
 print()
+reps = sorted({r[0] for r in rows}, key=int)
+if len(reps) > 1:
+    for rep in reps:
+        pick = [i for i, r in enumerate(rows) if r[0] == rep]
+        print("repetition %s: B/A req/s %.3f, B/A cpu µs/req %.3f" % (rep,
+            med([rps_b[i] / rps_a[i] for i in pick]), med([cpu_b[i] / cpu_a[i] for i in pick])))
 print("A: median %.2f cpu µs/req, %d req/s" % (med(cpu_a), med(rps_a)))
 print("B: median %.2f cpu µs/req, %d req/s" % (med(cpu_b), med(rps_b)))
 print("B/A req/s, median of the rounds' ratios: %.3f" % med([b / a for a, b in zip(rps_a, rps_b)]))
