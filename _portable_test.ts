@@ -268,6 +268,28 @@ Deno.test("portable engine serves keep-alive requests and calls the hooks in ord
   assertEquals(hooks.touches, 0);
 });
 
+Deno.test("portable engine settles finished whether it is read before or after the close", async () => {
+  await using server = start(hello);
+  const early = await connect(server.port);
+  const late = await connect(server.port);
+  const { hooks: earlyHooks, conn: earlyConn } = await server.next();
+  const { hooks: lateHooks, conn: lateConn } = await server.next();
+  const earlyFinished = earlyConn.finished;
+  let settled = false;
+  earlyFinished.then(() => settled = true);
+  await send(early, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await readResponses(early, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(settled, false);
+  early.close();
+  late.close();
+  assertEquals(await earlyHooks.reason, "client");
+  await earlyFinished;
+  assertEquals(earlyConn.finished, earlyFinished);
+  assertEquals(await lateHooks.reason, "client");
+  await lateConn.finished;
+});
+
 Deno.test("portable engine builds a Request from the head", async () => {
   await using server = start(async (req) => {
     return Response.json({
