@@ -38,9 +38,10 @@ export interface BenchServersOptions {
   /** Whether to include `node:http` running in Deno; default `true`. */
   denoNodeHttp?: boolean;
   /**
-   * Whether to include `bench/servers/floor_listen.ts` in `socket` mode (the
-   * least a `Deno.listen` server can hold a connection with), with a 1 KiB
-   * and a 2 KiB read buffer; default `false`.
+   * Whether to include `bench/servers/floor_listen.ts`: in `socket` mode (the
+   * least a `Deno.listen` server can hold a connection with) with a 1 KiB and
+   * a 2 KiB read buffer, and in `api` mode (a `Request` and a `Response` a
+   * request) with a 1 KiB one; default `false`.
    */
   floor?: boolean;
   /** Whether to include Reaper at all; default `true`. */
@@ -86,18 +87,28 @@ export function benchServers(options: BenchServersOptions = {}): ServerSpec[] {
     args: [file("node_http.mjs"), ...nodeArgs],
   });
   if (options.floor ?? false) {
-    for (const kib of [1, 2]) {
+    const floors = [
+      ["floor_socket_1k", "Deno.listen floor, 1 KiB buffer", "socket", 1024],
+      ["floor_socket_2k", "Deno.listen floor, 2 KiB buffer", "socket", 2048],
+      [
+        "floor_api_1k",
+        "Deno.listen floor + Request/Response, 1 KiB",
+        "api",
+        1024,
+      ],
+    ] as const;
+    for (const [key, name, mode, buffer] of floors) {
       specs.push({
-        key: `floor_socket_${kib}k`,
-        name: `Deno.listen floor, ${kib} KiB buffer`,
+        key,
+        name,
         command: deno,
         args: [
           "run",
           "--allow-net",
           file("floor_listen.ts"),
           "0",
-          "socket",
-          String(kib * 1024),
+          mode,
+          String(buffer),
         ],
       });
     }

@@ -3,7 +3,9 @@
 /**
  * Resident memory per idle keep-alive connection: raw `Deno.serve` against
  * the runtime's internal `serveHttpOnConnection` (bare, and with an
- * `AbortController` per connection) and the native engine (`_native.ts`).
+ * `AbortController` per connection) and the native engine (`_native.ts`),
+ * with the portable engine (`_portable.ts`) on the same minimal hooks for
+ * comparison.
  *
  * Each server runs in its own child process on 127.0.0.1 with
  * `--v8-flags=--expose-gc`. For each: warm up (50 connections × 5 requests,
@@ -21,6 +23,7 @@
 
 import type { ConnectionHooks, EngineConnection } from "../_engine.ts";
 import { createNativeEngine, findServeHttpOnConnection } from "../_native.ts";
+import { createPortableEngine } from "../_portable.ts";
 
 const MODES = {
   raw: "raw Deno.serve",
@@ -28,6 +31,7 @@ const MODES = {
   kept: "serveHttpOnConnection, no signal, result kept",
   signal: "serveHttpOnConnection + AbortController",
   native: "native engine (_native.ts)",
+  portable: "portable engine (_portable.ts), for comparison",
 } as const;
 type Mode = keyof typeof MODES;
 
@@ -88,7 +92,9 @@ async function child(mode: Mode): Promise<void> {
     port = (listener.addr as Deno.NetAddr).port;
     const serveOn = findServeHttpOnConnection();
     if (typeof serveOn === "string") throw new Error(serveOn);
-    const engine = createNativeEngine();
+    const engine = mode === "portable"
+      ? createPortableEngine()
+      : createNativeEngine();
     (async () => {
       for await (const conn of listener) {
         if (mode === "bare") {

@@ -18,7 +18,7 @@
  *   template, then one `headers.append()` a field), the handler called, the
  *   response's fields read with `headers.forEach()`, its body read through
  *   `response.body` until done (the one public way that also serves
- *   streams), and head and body sent in one write from a reused buffer.
+ *   streams), and head and body sent in one write from a pooled buffer.
  * - `bytes`: `api`, but the body is read with `await response.bytes()`,
  *   which a correct engine cannot use (it buffers a stream whole, and never
  *   ends on an endless one).
@@ -54,6 +54,7 @@ const PREBUILT = encoder.encode(
 );
 const DATE = new Date().toUTCString();
 const templates = new Map<string, Request>();
+const pool: Uint8Array[] = [];
 const INIT: RequestInit = { method: "GET", signal: null };
 const info = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
@@ -73,7 +74,6 @@ async function respond(
   conn: Deno.Conn,
   buf: Uint8Array,
   n: number,
-  out: Uint8Array,
 ): Promise<void> {
   const lines = decoder.decode(buf.subarray(0, n)).split("\r\n");
   const target = lines[0].slice(4, lines[0].length - 9);
@@ -104,21 +104,27 @@ async function respond(
     }
   }
   text += "date: " + DATE + "\r\ncontent-length: " + body.length + "\r\n\r\n";
+  // Output buffers are pooled: one a connection would cost memory, one a
+  // write would cost garbage.
+  const out = pool.pop() ?? new Uint8Array(2048);
   const { written } = encoder.encodeInto(text, out);
   out.set(body, written);
-  await conn.write(out.subarray(0, written + body.length));
+  try {
+    await conn.write(out.subarray(0, written + body.length));
+  } finally {
+    if (pool.length < 64) pool.push(out);
+  }
 }
 
 async function serveConn(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(bufferSize);
-  const out = mode === "socket" ? buf : new Uint8Array(2048);
   conn.setNoDelay(true);
   try {
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) break;
       if (mode === "socket") await conn.write(PREBUILT);
-      else await respond(conn, buf, n, out);
+      else await respond(conn, buf, n);
     }
   } catch {
     // The client went away.
