@@ -34,9 +34,9 @@ export interface ConnectionHooks {
    * A request head is complete and the handler is about to run (state
    * `active`). Counts the request.
    *
-   * @param immediate `true` when the engine awaited nothing since
-   * `headStart()`: the time it stamped still stands, and the clock is not
-   * read again.
+   * @param immediate `true` when the engine awaited nothing and ran no user
+   * code since `headStart()` (the head came in one read): the time it
+   * stamped still stands, and the clock is not read again.
    */
   requestStart(immediate?: boolean): void;
   /**
@@ -45,13 +45,8 @@ export interface ConnectionHooks {
    * `active`; a handler computing without reading is never idle.
    */
   bodyWait(waiting: boolean): void;
-  /**
-   * The handler returned a response; it is being sent (state `writing`).
-   *
-   * @param immediate `true` when the engine awaited nothing since
-   * `requestStart()` (a synchronous handler): its time still stands.
-   */
-  responseStart(immediate?: boolean): void;
+  /** The handler returned a response; it is being sent (state `writing`). */
+  responseStart(): void;
   /** The response has been sent completely (state `idle`). */
   requestEnd(): void;
   /**

@@ -784,20 +784,16 @@ class PortableConnection implements EngineConnection {
 
     // Run the handler.
     let response: unknown;
-    let synchronous = true;
     try {
       response = this.#handler(request, new HandlerInfo(hooks, ex));
       if (response instanceof Promise) {
-        synchronous = false;
         this.#flush();
         response = await response;
       }
     } catch (error) {
-      synchronous = false;
       response = await this.#errorResponse(error);
     }
     if (!(response instanceof Response)) {
-      synchronous = false;
       response = await this.#errorResponse(
         new TypeError(
           `Cannot send the handler's response: expected a Response, received ${typeof response}`,
@@ -819,7 +815,7 @@ class PortableConnection implements EngineConnection {
       (response as Response).body?.cancel().catch(noop);
       return false;
     }
-    hooks.responseStart(synchronous);
+    hooks.responseStart();
     let keep: boolean;
     try {
       keep = await this.#respond(ex, response as Response);

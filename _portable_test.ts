@@ -2,6 +2,7 @@
 import {
   assert,
   assertEquals,
+  assertLess,
   assertMatch,
   assertRejects,
   assertStringIncludes,
@@ -19,6 +20,8 @@ const decoder = new TextDecoder();
 interface Recorder extends ConnectionHooks {
   events: string[];
   touches: number;
+  /** The argument of each `requestStart()` call. */
+  immediate: boolean[];
   timeouts: number[];
   mustClose: boolean;
   keepAlive: string;
@@ -31,6 +34,7 @@ function recorder(remoteAddr: Deno.NetAddr): Recorder {
     remoteAddr,
     events: [],
     touches: 0,
+    immediate: [],
     timeouts: [],
     mustClose: false,
     keepAlive: "",
@@ -41,8 +45,9 @@ function recorder(remoteAddr: Deno.NetAddr): Recorder {
     headStart() {
       r.events.push("headStart");
     },
-    requestStart() {
+    requestStart(immediate = false) {
       r.events.push("requestStart");
+      r.immediate.push(immediate);
     },
     bodyWait(waiting) {
       // Only record transitions, so that the sequence stays readable.
@@ -117,6 +122,10 @@ function start(
       await Promise.all(accepted.map(({ conn }) => conn.finished));
     },
   };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function connect(port: number): Promise<Deno.TcpConn> {
@@ -279,7 +288,7 @@ Deno.test("portable engine settles finished whether it is read before or after t
   earlyFinished.then(() => settled = true);
   await send(early, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   await readResponses(early, 1);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await delay(20);
   assertEquals(settled, false);
   early.close();
   late.close();
@@ -288,6 +297,53 @@ Deno.test("portable engine settles finished whether it is read before or after t
   assertEquals(earlyConn.finished, earlyFinished);
   assertEquals(await lateHooks.reason, "client");
   await lateConn.finished;
+});
+
+Deno.test("portable engine lets requestStart() reuse headStart()'s time only for a head read at once", async () => {
+  await using server = start(hello);
+  const conn = await connect(server.port);
+  await send(conn, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  await readResponses(conn, 1);
+  await send(conn, "GET /b HTTP/1.1\r\nHo");
+  await delay(30);
+  await send(conn, "st: x\r\n\r\n");
+  await readResponses(conn, 1);
+  conn.close();
+  const { hooks } = server.accepted[0];
+  assertEquals(await hooks.reason, "client");
+  assertEquals(hooks.immediate, [true, false]);
+});
+
+Deno.test("portable engine aborts an async handler when the client goes away after sending more", async () => {
+  const entered = Promise.withResolvers<void>();
+  const aborted = Promise.withResolvers<void>();
+  let abortedAt = -1;
+  await using server = start(async (req) => {
+    entered.resolve();
+    req.signal.addEventListener("abort", () => {
+      abortedAt = performance.now();
+      aborted.resolve();
+    });
+    // Long enough to fail the test if the abort only came at the end.
+    const timer = Promise.withResolvers<void>();
+    const id = setTimeout(timer.resolve, 2_000);
+    await Promise.race([aborted.promise, timer.promise]);
+    clearTimeout(id);
+    return new Response("late");
+  });
+  const conn = await connect(server.port);
+  await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  await entered.promise;
+  // The start of a pipelined head: the engine's watch read takes it, and
+  // must keep watching.
+  await send(conn, "GET /next HTTP/1.1\r\n");
+  await delay(30);
+  conn.close();
+  const started = performance.now();
+  const { hooks } = server.accepted[0];
+  assertEquals(await hooks.reason, "client");
+  assert(abortedAt !== -1, "request.signal was not aborted");
+  assertLess(abortedAt - started, 1_000);
 });
 
 Deno.test("portable engine builds a Request from the head", async () => {

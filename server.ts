@@ -414,11 +414,10 @@ class Connection implements ConnectionHooks {
     this.bodyWaiting = waiting;
   }
 
-  responseStart(immediate = false): void {
+  responseStart(): void {
     // Only an engine that reports bytes runs a stall timer while writing.
-    if (this.tracksBytes && !immediate) {
-      this.lastActivity = this.#table.now();
-    }
+    // (The clock is read: a handler may have computed for a long time.)
+    if (this.tracksBytes) this.lastActivity = this.#table.now();
     this.bodyWaiting = false;
     this.#table.setState(this, "writing");
   }
