@@ -32,6 +32,8 @@
  * @module
  */
 
+import { listenAndServe } from "./_listen.ts";
+
 const port = Number(Deno.args[0] ?? "8000");
 const mode = Deno.args[1] ?? "api";
 if (mode !== "socket" && mode !== "api" && mode !== "bytes") {
@@ -119,26 +121,12 @@ async function respond(
 async function serveConn(conn: Deno.TcpConn): Promise<void> {
   const buf = new Uint8Array(bufferSize);
   conn.setNoDelay(true);
-  try {
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      if (mode === "socket") await conn.write(PREBUILT);
-      else await respond(conn, buf, n);
-    }
-  } catch {
-    // The client went away.
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    if (mode === "socket") await conn.write(PREBUILT);
+    else await respond(conn, buf, n);
   }
 }
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port });
-console.log(
-  `Listening on http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
-);
-for await (const conn of listener) serveConn(conn as Deno.TcpConn);
+await listenAndServe(port, serveConn);

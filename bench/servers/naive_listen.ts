@@ -16,6 +16,8 @@
  * @module
  */
 
+import { listenAndServe } from "./_listen.ts";
+
 const port = Number(Deno.args[0] ?? "8000");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,54 +29,40 @@ function handler(_req: Request): Response {
 async function serveConn(conn: Deno.Conn): Promise<void> {
   const buf = new Uint8Array(16384);
   let pending = "";
-  try {
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      pending += decoder.decode(buf.subarray(0, n));
-      let end: number;
-      while ((end = pending.indexOf("\r\n\r\n")) !== -1) {
-        const lines = pending.slice(0, end).split("\r\n");
-        pending = pending.slice(end + 4);
-        const [method, target] = lines[0].split(" ");
-        const headers: [string, string][] = [];
-        let host = "localhost";
-        for (let i = 1; i < lines.length; i++) {
-          const colon = lines[i].indexOf(":");
-          const name = lines[i].slice(0, colon);
-          const value = lines[i].slice(colon + 1).trim();
-          if (name.toLowerCase() === "host") host = value;
-          headers.push([name, value]);
-        }
-        const req = new Request(`http://${host}${target}`, {
-          method,
-          headers,
-        });
-        const res = await handler(req);
-        const body = await res.bytes();
-        let head = `HTTP/1.1 ${res.status} ${res.statusText || "OK"}\r\n`;
-        res.headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
-        head += `content-length: ${body.length}\r\n\r\n`;
-        const h = encoder.encode(head);
-        const out = new Uint8Array(h.length + body.length);
-        out.set(h);
-        out.set(body, h.length);
-        await conn.write(out);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    pending += decoder.decode(buf.subarray(0, n));
+    let end: number;
+    while ((end = pending.indexOf("\r\n\r\n")) !== -1) {
+      const lines = pending.slice(0, end).split("\r\n");
+      pending = pending.slice(end + 4);
+      const [method, target] = lines[0].split(" ");
+      const headers: [string, string][] = [];
+      let host = "localhost";
+      for (let i = 1; i < lines.length; i++) {
+        const colon = lines[i].indexOf(":");
+        const name = lines[i].slice(0, colon);
+        const value = lines[i].slice(colon + 1).trim();
+        if (name.toLowerCase() === "host") host = value;
+        headers.push([name, value]);
       }
-    }
-  } catch {
-    // The client went away.
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
+      const req = new Request(`http://${host}${target}`, {
+        method,
+        headers,
+      });
+      const res = await handler(req);
+      const body = await res.bytes();
+      let head = `HTTP/1.1 ${res.status} ${res.statusText || "OK"}\r\n`;
+      res.headers.forEach((value, name) => head += `${name}: ${value}\r\n`);
+      head += `content-length: ${body.length}\r\n\r\n`;
+      const h = encoder.encode(head);
+      const out = new Uint8Array(h.length + body.length);
+      out.set(h);
+      out.set(body, h.length);
+      await conn.write(out);
     }
   }
 }
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port });
-console.log(
-  `Listening on http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
-);
-for await (const conn of listener) serveConn(conn);
+await listenAndServe(port, serveConn);
