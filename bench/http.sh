@@ -24,7 +24,7 @@
 # pinned to core 1, then stopped. The script prints a markdown table: median
 # req/s of the runs, its ratio to raw Deno.serve and the median of the runs' p99
 # latency (from wrk's latency distribution). Progress goes to stderr, the table
-# to stdout. With the defaults a run takes about 3 minutes.
+# to stdout. With the defaults a run takes about 6 minutes.
 #
 # Environment:
 #   DURATION  seconds per wrk run          (default 10)
