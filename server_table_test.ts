@@ -25,12 +25,13 @@ class FakeEngineConnection implements EngineConnection {
 }
 
 function setup(options: ConstructorParameters<typeof ConnectionTable>[0] = {}) {
-  const clock = { t: 1_000 };
+  // `reads` counts the table's clock reads.
+  const clock = { t: 1_000, reads: 0 };
   const events: ConnectionStateEvent[] = [];
   let empty = 0;
   const table = new ConnectionTable(
     { onConnectionState: (e) => events.push(e), ...options },
-    { now: () => clock.t, onEmpty: () => empty++ },
+    { now: () => (clock.reads++, clock.t), onEmpty: () => empty++ },
   );
   const open = () => {
     let fake!: FakeEngineConnection;
@@ -398,14 +399,13 @@ Deno.test("ConnectionTable unregisters a connection whose engine throws on start
 });
 
 Deno.test("ConnectionTable lets an engine reuse headStart()'s time with requestStart(true)", () => {
-  const clock = { t: 1_000, reads: 0 };
-  const table = new ConnectionTable(
-    { idleTimeout: 0, headerTimeout: 0, requestTimeout: 50 },
-    { now: () => (clock.reads++, clock.t) },
-  );
+  const { clock, table, open } = setup({
+    idleTimeout: 0,
+    headerTimeout: 0,
+    requestTimeout: 50,
+  });
   const start = (immediate: boolean) => {
-    let fake!: FakeEngineConnection;
-    const hooks = table.open(ADDR, (h) => fake = new FakeEngineConnection(h));
+    const { hooks, fake } = open();
     clock.t = 1_000;
     hooks.headStart();
     clock.t = 1_010;
@@ -428,13 +428,8 @@ Deno.test("ConnectionTable lets an engine reuse headStart()'s time with requestS
 });
 
 Deno.test("ConnectionTable reads the clock at responseStart(): a long synchronous handler is not a stall", () => {
-  const clock = { t: 1_000 };
-  const table = new ConnectionTable(
-    { idleTimeout: 100, headerTimeout: 0 },
-    { now: () => clock.t },
-  );
-  let fake!: FakeEngineConnection;
-  const hooks = table.open(ADDR, (h) => fake = new FakeEngineConnection(h));
+  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { hooks, fake } = open();
   hooks.headStart();
   hooks.requestStart(true);
   clock.t = 1_500; // the handler computed for 500 ms, blocking the loop
