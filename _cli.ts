@@ -7,6 +7,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
+import { formatHost } from "./_engine.ts";
 
 /** The version of Reaper, as written in `deno.json`. */
 export const VERSION: string = denoJson.version;
@@ -319,10 +320,7 @@ Exit codes: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad 
  * @returns For example `127.0.0.1:8000` or `[::1]:8000`.
  */
 export function formatAddr(addr: Deno.NetAddr): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${host}:${addr.port}`;
+  return `${formatHost(addr.hostname)}:${addr.port}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Copyright 2026 the Reaper authors. MIT license.
 /**
- * The interface between the lifetime layer (`server.ts`) and an HTTP engine.
+ * The contract between the lifetime layer (`server.ts`, `_lifetime.ts`) and
+ * an HTTP engine, and the parts of it that every engine shares.
  *
  * The lifetime layer accepts a connection, creates a {@linkcode ConnectionHooks}
  * for it and hands both to {@linkcode Engine.serve}. The engine speaks HTTP on
@@ -14,10 +15,20 @@
  * throw (an `onConnectionState` callback that throws is caught and logged):
  * an engine may call `touch()` on every read and write.
  *
+ * What both engines share lives here, so that they cannot drift apart:
+ *
+ * - {@linkcode callHandler}: runs the handler with one error policy (a
+ *   throw, a rejection or a value that is not a `Response` goes to
+ *   `onError`; an `onError` that fails is logged and answered `500`);
+ * - {@linkcode RequestInfo}: the base of the `info` a handler gets, with
+ *   `info.setTimeout()` validated once;
+ * - {@linkcode internalServerError}, {@linkcode defaultOnError};
+ * - {@linkcode formatHost}: an address as it stands in a URL or `Host`.
+ *
  * @module
  */
 
-import type { CloseReason, ServeHandler } from "./types.ts";
+import type { CloseReason, ServeHandler, ServeHandlerInfo } from "./types.ts";
 
 /** What the lifetime layer learns from, and tells, one served connection. */
 export interface ConnectionHooks {
@@ -51,8 +62,8 @@ export interface ConnectionHooks {
   requestEnd(): void;
   /**
    * Whether the response being prepared must end the connection: the server
-   * drains, or `maxRequestsPerConnection` was reached. The engine then sends
-   * `Connection: close` and closes the connection after the response.
+   * shuts down, or `maxRequestsPerConnection` was reached. The engine then
+   * sends `Connection: close` and closes the connection after the response.
    * Read it when the response head is written.
    */
   readonly mustClose: boolean;
@@ -63,10 +74,15 @@ export interface ConnectionHooks {
   readonly keepAlive: string;
   /**
    * Overrides the stall and request timeouts for the current request
-   * (`info.setTimeout()`); `0` disables them. Validated by the caller.
+   * (`info.setTimeout()`); `0` disables them. {@linkcode RequestInfo}
+   * validates `ms` before it calls this.
    */
   setRequestTimeout(ms: number): void;
-  /** The connection ended, for the given reason (state `closed`). */
+  /**
+   * The connection ended, for the given reason (state `closed`). A call
+   * after the lifetime layer closed the connection itself (through
+   * {@linkcode EngineConnection.close}) changes nothing.
+   */
   closed(reason: CloseReason): void;
 }
 
@@ -74,7 +90,7 @@ export interface ConnectionHooks {
 export interface EngineConnection {
   /**
    * Settles when the connection is closed and the engine holds nothing of
-   * it any more. Never rejects.
+   * it any more (no read, write or timer of it is pending). Never rejects.
    */
   readonly finished: Promise<void>;
   /**
@@ -91,6 +107,9 @@ export interface EngineConnection {
   closeIdle(): void;
 }
 
+/** Turns an error of the handler into a response (`ServeOptions.onError`). */
+export type ErrorHandler = (error: unknown) => Response | Promise<Response>;
+
 /** Serves HTTP on connections that the lifetime layer owns. */
 export interface Engine {
   /** The engine's name, reported in stats and logs. */
@@ -100,9 +119,8 @@ export interface Engine {
    * When it does not (the native engine), the stall timeout cannot run
    * while a request is in flight: `idleTimeout` then applies only between
    * requests, and `requestTimeout` bounds slow bodies and slow readers.
-   * Default `true`.
    */
-  readonly tracksBytes?: boolean;
+  readonly tracksBytes: boolean;
   /**
    * Starts serving HTTP on `conn`. Must not throw; errors end the connection
    * through `hooks.closed("error")`.
@@ -117,6 +135,190 @@ export interface Engine {
     conn: Deno.Conn,
     hooks: ConnectionHooks,
     handler: ServeHandler,
-    onError: (error: unknown) => Response | Promise<Response>,
+    onError: ErrorHandler,
   ): EngineConnection;
+}
+
+/**
+ * The message of the `TypeError` that `onError` gets when a handler returns
+ * (or resolves to) something that is not a `Response`; the runtime's own
+ * wording.
+ */
+export const NOT_A_RESPONSE =
+  "Return value from serve handler must be a response or a promise resolving to a response";
+
+/** The same, for an `onError` that returns something else. */
+const ON_ERROR_NOT_A_RESPONSE =
+  "Return value from onError handler must be a response or a promise resolving to a response";
+
+/**
+ * The plain `500 Internal Server Error` response.
+ *
+ * @returns A new response.
+ */
+export function internalServerError(): Response {
+  return new Response("Internal Server Error", {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * The `onError` used when the options give none: logs the error and answers
+ * {@linkcode internalServerError}.
+ *
+ * @param error What the handler threw.
+ * @returns The 500 response.
+ */
+export function defaultOnError(error: unknown): Response {
+  // deno-lint-ignore no-console
+  console.error("Request handler failed:", error);
+  return internalServerError();
+}
+
+/** An `onError` failed too: log it, answer 500. */
+function onErrorFailed(error: unknown): Response {
+  // deno-lint-ignore no-console
+  console.error("Exception in onError while handling exception", error);
+  return internalServerError();
+}
+
+/**
+ * Whether `value` is a promise-like (has a `then` method).
+ *
+ * @param value Anything.
+ * @returns Whether it can be awaited as a promise.
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Runs `onError`; whatever it does, the result is a `Response`. */
+function recover(
+  error: unknown,
+  onError: ErrorHandler,
+): Response | Promise<Response> {
+  let result: unknown;
+  try {
+    result = onError(error);
+  } catch (failure) {
+    return onErrorFailed(failure);
+  }
+  if (result instanceof Response) return result;
+  if (!isThenable(result)) {
+    return onErrorFailed(new TypeError(ON_ERROR_NOT_A_RESPONSE));
+  }
+  return Promise.resolve(result).then(
+    (res) =>
+      res instanceof Response
+        ? res
+        : onErrorFailed(new TypeError(ON_ERROR_NOT_A_RESPONSE)),
+    onErrorFailed,
+  );
+}
+
+/**
+ * Calls the handler with the one error policy of every engine: a handler
+ * that throws, rejects, or returns (or resolves to) something that is not a
+ * `Response` gets `onError` (with a `TypeError` saying
+ * {@linkcode NOT_A_RESPONSE} in the last case); an `onError` that throws,
+ * rejects or returns no `Response` is logged and answered
+ * {@linkcode internalServerError}.
+ *
+ * @param handler The user's handler.
+ * @param request The request.
+ * @param info The handler's `info`.
+ * @param onError The error handler.
+ * @returns The response, synchronously when the handler returned one (an
+ * engine can then skip a microtask); otherwise a promise that never rejects.
+ */
+export function callHandler(
+  handler: ServeHandler,
+  request: Request,
+  info: ServeHandlerInfo,
+  onError: ErrorHandler,
+): Response | Promise<Response> {
+  let result: unknown;
+  try {
+    result = handler(request, info);
+  } catch (error) {
+    return recover(error, onError);
+  }
+  if (result instanceof Response) return result;
+  if (!isThenable(result)) {
+    return recover(new TypeError(NOT_A_RESPONSE), onError);
+  }
+  return Promise.resolve(result).then(
+    (res) =>
+      res instanceof Response
+        ? res
+        : recover(new TypeError(NOT_A_RESPONSE), onError),
+    (error) => recover(error, onError),
+  );
+}
+
+/**
+ * Checks the argument of `info.setTimeout()`.
+ *
+ * @param ms The value given.
+ * @returns `ms`.
+ * @throws {RangeError} If `ms` is not a finite number >= 0 (a `TypeError`
+ * if it is not a number at all).
+ */
+export function checkRequestTimeout(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    const kind = typeof ms === "number" ? RangeError : TypeError;
+    throw new kind(
+      `Cannot set timeout: value must be a finite number >= 0, received ${
+        typeof ms === "string" ? JSON.stringify(ms) : String(ms)
+      }`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * The base of the `info` that every engine gives a handler: the client's
+ * address and `setTimeout()`, validated here once. An engine adds
+ * `completed`.
+ */
+export abstract class RequestInfo implements ServeHandlerInfo {
+  readonly #hooks: ConnectionHooks;
+
+  /** @param hooks The connection's hooks. */
+  constructor(hooks: ConnectionHooks) {
+    this.#hooks = hooks;
+  }
+
+  /** The address of the client. */
+  get remoteAddr(): Deno.NetAddr {
+    return this.#hooks.remoteAddr;
+  }
+
+  /** Settles when the response has been sent, or the request failed. */
+  abstract readonly completed: Promise<void>;
+
+  /**
+   * Overrides the stall and request timeouts of this request.
+   *
+   * @param ms Milliseconds; `0` for none.
+   * @throws {RangeError} If `ms` is negative or not finite.
+   * @throws {TypeError} If `ms` is not a number.
+   */
+  setTimeout(ms: number): void {
+    this.#hooks.setRequestTimeout(checkRequestTimeout(ms));
+  }
+}
+
+/**
+ * A host name as it stands in a URL or a `Host` field: an IPv6 address in
+ * brackets, anything else as it is.
+ *
+ * @param hostname A host name or an IP address.
+ * @returns The host, bracketed when it is an IPv6 address.
+ */
+export function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }

@@ -97,8 +97,17 @@
  * @module
  */
 
-import type { ConnectionHooks, Engine, EngineConnection } from "./_engine.ts";
-import type { CloseReason, ServeHandler, ServeHandlerInfo } from "./types.ts";
+import {
+  callHandler,
+  type ConnectionHooks,
+  type Engine,
+  type EngineConnection,
+  type ErrorHandler,
+  internalServerError,
+  isThenable,
+  RequestInfo,
+} from "./_engine.ts";
+import type { CloseReason, ServeHandler } from "./types.ts";
 
 /**
  * What the runtime passes as `info` to a handler served by
@@ -139,7 +148,7 @@ export type ServeOnConn = (
     request: Request,
     info: RuntimeHandlerInfo,
   ) => Response | Promise<Response>,
-  onError: (error: unknown) => Response | Promise<Response>,
+  onError: ErrorHandler,
   onListen: (scheme: string) => void,
 ) => RuntimeConnectionServer;
 
@@ -330,7 +339,7 @@ export async function probeNativeEngine(
       served,
       probeHooks(mustClose, events),
       () => new Response("ok"),
-      () => new Response("Internal Server Error", { status: 500 }),
+      internalServerError,
     );
     connections.push(connection);
     await track(client.write(
@@ -447,16 +456,6 @@ function describe(error: unknown): string {
 
 function noop(): void {}
 
-function internalServerError(): Response {
-  return new Response("Internal Server Error", { status: 500 });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null &&
-    (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
 /** Sets a response header, wrapping the response when its headers are immutable. */
 function withHeader(res: Response, name: string, value: string): Response {
   try {
@@ -491,7 +490,7 @@ class NativeEngine implements Engine {
     conn: Deno.Conn,
     hooks: ConnectionHooks,
     handler: ServeHandler,
-    onError: (error: unknown) => Response | Promise<Response>,
+    onError: ErrorHandler,
   ): EngineConnection {
     return new NativeConnection(
       this.#serveOn,
@@ -512,9 +511,8 @@ let requestFlags: (info: NativeInfo) => number;
 let addRequestFlags: (info: NativeInfo, flags: number) => void;
 
 /** What a handler gets as `info` from the native engine. */
-class NativeInfo implements ServeHandlerInfo {
+class NativeInfo extends RequestInfo {
   readonly completed: Promise<void>;
-  readonly #hooks: ConnectionHooks;
   #flags = 0;
 
   static {
@@ -525,23 +523,8 @@ class NativeInfo implements ServeHandlerInfo {
   }
 
   constructor(hooks: ConnectionHooks, completed: Promise<void>) {
-    this.#hooks = hooks;
+    super(hooks);
     this.completed = completed;
-  }
-
-  get remoteAddr(): Deno.NetAddr {
-    return this.#hooks.remoteAddr;
-  }
-
-  setTimeout(ms: number): void {
-    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(
-        `Cannot set the request timeout: value must be a finite number >= 0, received ${
-          typeof ms === "string" ? JSON.stringify(ms) : String(ms)
-        }`,
-      );
-    }
-    this.#hooks.setRequestTimeout(ms);
   }
 }
 
@@ -676,7 +659,7 @@ class NativeConnection implements EngineConnection {
   readonly finished: Promise<void>;
   readonly #hooks: ConnectionHooks;
   readonly #handler: ServeHandler;
-  readonly #onError: (error: unknown) => Response | Promise<Response>;
+  readonly #onError: ErrorHandler;
   readonly #core: RuntimeCore | undefined;
   /**
    * The resource id of the runtime's per-connection server, or -1 when it
@@ -705,7 +688,7 @@ class NativeConnection implements EngineConnection {
     conn: Deno.Conn,
     hooks: ConnectionHooks,
     handler: ServeHandler,
-    onError: (error: unknown) => Response | Promise<Response>,
+    onError: ErrorHandler,
   ) {
     this.#hooks = hooks;
     this.#handler = handler;
@@ -868,52 +851,9 @@ class NativeConnection implements EngineConnection {
     };
     completed.then(end, end);
     hooks.requestStart();
-    let result: Response | Promise<Response>;
-    try {
-      result = this.#handler(request, info);
-    } catch (error) {
-      return this.#fail(error, info);
-    }
+    const result = callHandler(this.#handler, request, info, this.#onError);
     if (result instanceof Response) return this.#respond(result, info, true);
-    if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        (res) => this.#finish(res, info),
-        (error) => this.#fail(error, info),
-      );
-    }
-    return this.#finish(result, info);
-  }
-
-  #finish(res: unknown, info: NativeInfo): Response | Promise<Response> {
-    if (res instanceof Response) return this.#respond(res, info);
-    return this.#fail(
-      new TypeError(
-        "Return value from serve handler must be a response or a promise resolving to a response",
-      ),
-      info,
-    );
-  }
-
-  #fail(error: unknown, info: NativeInfo): Response | Promise<Response> {
-    let res: unknown;
-    try {
-      res = this.#onError(error);
-    } catch (failure) {
-      return this.#respond(onErrorFailed(failure), info);
-    }
-    if (res instanceof Response) return this.#respond(res, info);
-    return Promise.resolve(res).then(
-      (res) =>
-        this.#respond(
-          res instanceof Response ? res : onErrorFailed(
-            new TypeError(
-              "Return value from onError handler must be a response or a promise resolving to a response",
-            ),
-          ),
-          info,
-        ),
-      (failure) => this.#respond(onErrorFailed(failure), info),
-    );
+    return result.then((res) => this.#respond(res, info));
   }
 
   /**
@@ -964,10 +904,4 @@ function nextRid(core: RuntimeCore | undefined): number {
   } catch {
     return -1;
   }
-}
-
-function onErrorFailed(error: unknown): Response {
-  // deno-lint-ignore no-console
-  console.error("Exception in onError while handling exception", error);
-  return internalServerError();
 }

@@ -354,7 +354,8 @@ Deno.test("native engine info.setTimeout() validates and reports the timeout", a
   const response = await request(s.client);
   assert(response.endsWith(`${s.hooks.remoteAddr.port} true`), response);
   assertEquals(thrown.length, 4);
-  for (const error of thrown) assertInstanceOf(error, RangeError);
+  for (const error of thrown.slice(0, 3)) assertInstanceOf(error, RangeError);
+  assertInstanceOf(thrown[3], TypeError);
   assertStringIncludes((thrown[0] as Error).message, "received -1");
   assertStringIncludes((thrown[3] as Error).message, 'received "5"');
   assertEquals(s.hooks.timeouts, [0, 250]);

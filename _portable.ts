@@ -7,8 +7,16 @@
  * @module
  */
 
-import type { ConnectionHooks, Engine, EngineConnection } from "./_engine.ts";
-import type { CloseReason, ServeHandler, ServeHandlerInfo } from "./types.ts";
+import {
+  callHandler,
+  type ConnectionHooks,
+  type Engine,
+  type EngineConnection,
+  type ErrorHandler,
+  formatHost,
+  RequestInfo,
+} from "./_engine.ts";
+import type { CloseReason, ServeHandler } from "./types.ts";
 import {
   encodeHead,
   encodeHeadInto,
@@ -143,13 +151,10 @@ export function createPortableEngine(options: PortableOptions = {}): Engine {
   };
 }
 
-class HandlerInfo implements ServeHandlerInfo {
-  readonly remoteAddr: Deno.NetAddr;
-  #hooks: ConnectionHooks;
+class HandlerInfo extends RequestInfo {
   #ex: Exchange;
   constructor(hooks: ConnectionHooks, ex: Exchange) {
-    this.remoteAddr = hooks.remoteAddr;
-    this.#hooks = hooks;
+    super(hooks);
     this.#ex = ex;
   }
   /** Made on first use: most handlers never look. */
@@ -166,16 +171,6 @@ class HandlerInfo implements ServeHandlerInfo {
       else reject(ex.outcome);
     }
     return ex.completed;
-  }
-  setTimeout(ms: number): void {
-    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(
-        `Cannot set timeout: value must be a finite number >= 0, received ${
-          typeof ms === "string" ? `"${ms}"` : ms
-        }`,
-      );
-    }
-    this.#hooks.setRequestTimeout(ms);
   }
 }
 
@@ -363,7 +358,7 @@ class PortableConnection implements EngineConnection {
   #conn: Deno.Conn;
   #hooks: ConnectionHooks;
   #handler: ServeHandler;
-  #onError: (error: unknown) => Response | Promise<Response>;
+  #onError: ErrorHandler;
   #config: Config;
   #origin = "";
   #originHost = "";
@@ -416,7 +411,7 @@ class PortableConnection implements EngineConnection {
     conn: Deno.Conn,
     hooks: ConnectionHooks,
     handler: ServeHandler,
-    onError: (error: unknown) => Response | Promise<Response>,
+    onError: ErrorHandler,
     config: Config,
   ) {
     this.#conn = conn;
@@ -678,10 +673,7 @@ class PortableConnection implements EngineConnection {
 
   #localHost(): string {
     const addr = this.#conn.localAddr as Deno.NetAddr;
-    const host = addr.hostname.includes(":")
-      ? `[${addr.hostname}]`
-      : addr.hostname;
-    return `${host}:${addr.port}`;
+    return `${formatHost(addr.hostname)}:${addr.port}`;
   }
 
   /**
@@ -783,28 +775,21 @@ class PortableConnection implements EngineConnection {
     if (this.#bodyKind === BODY_NONE) this.#watch();
 
     // Run the handler.
-    let response: unknown;
-    try {
-      response = this.#handler(request, new HandlerInfo(hooks, ex));
-      if (response instanceof Promise) {
-        this.#flush();
-        response = await response;
-      }
-    } catch (error) {
-      response = await this.#errorResponse(error);
-    }
+    let response = callHandler(
+      this.#handler,
+      request,
+      new HandlerInfo(hooks, ex),
+      this.#onError,
+    );
     if (!(response instanceof Response)) {
-      response = await this.#errorResponse(
-        new TypeError(
-          `Cannot send the handler's response: expected a Response, received ${typeof response}`,
-        ),
-      );
+      this.#flush();
+      response = await response;
     }
-    if ((response as Response).status === 101) {
+    if (response.status === 101) {
       // A protocol switch (`Deno.upgradeWebSocket()` answers 101 for any
       // request) cannot happen on a connection this engine reads: refuse
       // it, and close, since the client may already speak the new protocol.
-      (response as Response).body?.cancel().catch(noop);
+      response.body?.cancel().catch(noop);
       response = new Response("Upgrades are not supported by this engine", {
         status: 501,
       });
@@ -812,7 +797,7 @@ class PortableConnection implements EngineConnection {
     }
     if (this.#closed) {
       settle(ex, new Closed("The connection was closed"));
-      (response as Response).body?.cancel().catch(noop);
+      response.body?.cancel().catch(noop);
       return false;
     }
     hooks.responseStart();
@@ -850,16 +835,6 @@ class PortableConnection implements EngineConnection {
       return false;
     }
     return !this.#closed;
-  }
-
-  async #errorResponse(error: unknown): Promise<Response> {
-    try {
-      const response = await this.#onError(error);
-      if (response instanceof Response) return response;
-    } catch {
-      // Fall through to the plain 500.
-    }
-    return new Response("Internal Server Error", { status: 500 });
   }
 
   // ----------------------------------------------------------- request body

@@ -24,7 +24,14 @@
 import { TimerList, TimerNode } from "./timer_list.ts";
 import { onSignals, shutdownSignals } from "./signals.ts";
 import { registerMetrics } from "./_metrics.ts";
-import type { ConnectionHooks, Engine, EngineConnection } from "./_engine.ts";
+import {
+  type ConnectionHooks,
+  defaultOnError,
+  type Engine,
+  type EngineConnection,
+  type ErrorHandler,
+  formatHost,
+} from "./_engine.ts";
 import { createPortableEngine } from "./_portable.ts";
 import { createNativeEngine, probeNativeEngine } from "./_native.ts";
 import type {
@@ -821,19 +828,10 @@ class Channel<T> {
   }
 }
 
-function defaultOnError(error: unknown): Response {
-  console.error("Request handler failed:", error);
-  return new Response("Internal Server Error", {
-    status: 500,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
 function formatAddr(addr: Deno.NetAddr, tls: boolean): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
+  return `${tls ? "https" : "http"}://${
+    formatHost(addr.hostname)
+  }:${addr.port}/`;
 }
 
 async function chooseEngine(
@@ -869,7 +867,7 @@ class ReaperServer implements Server {
   readonly #table: ConnectionTable;
   readonly #channel = new Channel<ChannelEvent>();
   readonly #handler: ServeHandler;
-  readonly #onError: (error: unknown) => Response | Promise<Response>;
+  readonly #onError: ErrorHandler;
   readonly #engineChoice: Promise<{ engine: Engine; why: string }>;
   #engineName: "portable" | "native" = "portable";
   #interval: ReturnType<typeof setInterval> | undefined;
@@ -1035,7 +1033,7 @@ class ReaperServer implements Server {
         this.#table.open(
           conn.remoteAddr as Deno.NetAddr,
           (hooks) => engine.serve(conn, hooks, this.#handler, this.#onError),
-          engine.tracksBytes ?? true,
+          engine.tracksBytes,
         );
       } catch (error) {
         // An engine must not throw; if one does, the connection goes and

@@ -65,7 +65,8 @@ export interface ServeHandlerInfo {
    * milliseconds; `0` lets the response take as long as it needs and stall
    * for as long as it likes (until the client goes away or the server shuts
    * down).
-   * @throws {RangeError} If `ms` is negative or not a finite number.
+   * @throws {RangeError} If `ms` is negative or not finite.
+   * @throws {TypeError} If `ms` is not a number.
    */
   setTimeout(ms: number): void;
 }
