@@ -171,14 +171,12 @@ export function internalServerError(): Response {
  * @returns The 500 response.
  */
 export function defaultOnError(error: unknown): Response {
-  // deno-lint-ignore no-console
   console.error("Request handler failed:", error);
   return internalServerError();
 }
 
 /** An `onError` failed too: log it, answer 500. */
 function onErrorFailed(error: unknown): Response {
-  // deno-lint-ignore no-console
   console.error("Exception in onError while handling exception", error);
   return internalServerError();
 }

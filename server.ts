@@ -1,213 +1,35 @@
 // Copyright 2026 the Reaper authors. MIT license.
 /**
- * The lifetime layer: the accept loop, the connection table, the event
- * channel and the main loop.
+ * The server: the accept loop, the event channel, the main loop and
+ * {@linkcode serve}.
  *
- * Every connection has up to three timer nodes, one in each of three timer
- * lists: one list per timeout (`headerTimeout`, `idleTimeout`,
- * `requestTimeout`). Within a list every deadline is "event time + the same
- * duration", so adding a node is an O(1) append at the tail. Bytes in or out
- * only record a timestamp on the connection (`touch()`); the idle list holds a
- * lower bound of each connection's true deadline, and the expiry pass
- * re-queues a node whose connection was touched instead of closing it.
- *
- * A periodic tick and the process's signals post events to one channel; a
- * single async main loop consumes them: a tick expires the timers that ran
- * out and closes their connections, a signal starts the graceful shutdown.
+ * A periodic tick, the process's signals, `shutdown()`, `close()` and the
+ * `signal` option post events to one channel; a single async main loop
+ * consumes them: a tick expires the timers that ran out and closes their
+ * connections (the rules are in `_lifetime.ts`), a signal starts the
+ * graceful shutdown. At most one tick waits in the channel at a time: a
+ * tick that comes while one is still queued is skipped.
  *
  * This file does not know which engine serves a connection: it speaks to
- * engines only through `_engine.ts`.
+ * engines only through `_engine.ts`, and `_engines.ts` chooses one.
  *
  * @module
  */
 
-import { TimerList, TimerNode } from "./timer_list.ts";
 import { onSignals, shutdownSignals } from "./signals.ts";
 import { registerMetrics } from "./_metrics.ts";
+import { type Engine, type ErrorHandler, formatHost } from "./_engine.ts";
+import { type EngineChoice, selectEngine } from "./_engines.ts";
+import { ConnectionTable } from "./_lifetime.ts";
 import {
-  type ConnectionHooks,
-  defaultOnError,
-  type Engine,
-  type EngineConnection,
-  type ErrorHandler,
-  formatHost,
-} from "./_engine.ts";
-import { createPortableEngine } from "./_portable.ts";
-import { createNativeEngine, probeNativeEngine } from "./_native.ts";
-import type {
-  CloseReason,
-  ConnectionInfo,
-  ConnectionState,
-  ServeHandler,
-  ServerStats,
-} from "./types.ts";
+  type ResolvedOptions,
+  resolveOptions,
+  type ServeOptions,
+} from "./_options.ts";
+import type { ConnectionInfo, ServeHandler, ServerStats } from "./types.ts";
 
-/** A change of a connection's state, passed to `onConnectionState`. */
-export interface ConnectionStateEvent {
-  /** The connection's number, unique within the server. */
-  readonly id: number;
-  /** The client's address. */
-  readonly remoteAddr: Deno.NetAddr;
-  /** The state the connection entered. */
-  readonly state: ConnectionState;
-  /** Why it closed; set only when `state` is `"closed"`. */
-  readonly reason?: CloseReason;
-  /**
-   * For a `"closed"` event, milliseconds since the last byte in either
-   * direction (the native engine: since the last request event); `0` for
-   * the other states.
-   */
-  readonly idleMs: number;
-}
-
-/**
- * The timeouts and limits that govern connections. All durations are in
- * milliseconds; `0` disables a timeout or limit.
- */
-export interface LifetimeOptions {
-  /**
-   * How long a connection may go without a byte in either direction while it
-   * waits for its next request, while a request body is being read, or while
-   * a response is being written. It resets on every byte read or written
-   * (the native engine sees only request starts and response ends). A
-   * handler that is still computing a response is not idle: this timeout
-   * does not run then. `0` means no idle timeout.
-   *
-   * @default {65000}
-   */
-  idleTimeout?: number;
-  /**
-   * How long a client may take to send a complete request head, counted
-   * from accept for the first request and from the first byte of each later
-   * request. Exceeded: the portable engine answers `408 Request Timeout` and
-   * closes the connection. This stops a slowloris client, which an idle
-   * timeout never does (a trickle of one byte a second is never idle).
-   * The native engine cannot see a later request's first byte: it applies
-   * this timeout to the first request only. `0` means no header timeout.
-   *
-   * @default {20000}
-   */
-  headerTimeout?: number;
-  /**
-   * How long one request may take, from its complete head until its
-   * response has been sent, whatever the handler and the client do in the
-   * meantime. A handler may override it for its own request with
-   * `info.setTimeout()`. `0` means no request timeout.
-   *
-   * @default {0}
-   */
-  requestTimeout?: number;
-  /**
-   * How often the timers are checked: the precision of every timeout. A
-   * connection closes within one tick after its deadline, never before it.
-   *
-   * @default {1000}
-   */
-  tickInterval?: number;
-  /**
-   * How long a graceful shutdown may take before every connection left is
-   * closed. `0` means wait for as long as it takes.
-   *
-   * @default {10000}
-   */
-  shutdownTimeout?: number;
-  /**
-   * How long a connection must have stayed idle, after a graceful shutdown
-   * began, before it is closed, so that a request already on its way on it is
-   * still answered (with `Connection: close`).
-   *
-   * @default {1000}
-   */
-  shutdownGrace?: number;
-  /**
-   * How many connections may be open at once. Beyond it a new connection is
-   * answered `503 Service Unavailable` and closed at once; open connections
-   * are not affected. `0` means no limit.
-   *
-   * @default {0}
-   */
-  maxConnections?: number;
-  /**
-   * How many requests one connection may carry; the response to the last
-   * one says `Connection: close`. `0` means no limit.
-   *
-   * @default {0}
-   */
-  maxRequestsPerConnection?: number;
-  /**
-   * Called on every change of a connection's state (new, reading, active,
-   * writing, idle, closed), like Go's `Server.ConnState`. It runs on the hot
-   * path: keep it cheap. Errors it throws are logged and ignored.
-   */
-  onConnectionState?: (event: ConnectionStateEvent) => void;
-}
-
-/** Options of {@linkcode serve}. */
-export interface ServeOptions extends LifetimeOptions {
-  /**
-   * The port to listen on; `0` picks a free port (read it from `addr`).
-   *
-   * @default {8000}
-   */
-  port?: number;
-  /**
-   * The address to listen on.
-   *
-   * @default {"0.0.0.0"}
-   */
-  hostname?: string;
-  /**
-   * Lets several processes listen on the same port (`SO_REUSEPORT`), so the
-   * kernel balances connections between them. Deno 2.9 requires the
-   * `--unstable-net` flag for it.
-   *
-   * @default {false}
-   */
-  reusePort?: boolean;
-  /** A PEM certificate chain: with `key`, serves HTTPS. */
-  cert?: string;
-  /** The PEM private key of `cert`. */
-  key?: string;
-  /**
-   * Called once the server listens. By default it logs
-   * `Listening on http://HOST:PORT/`.
-   */
-  onListen?: (addr: Deno.NetAddr) => void;
-  /**
-   * Turns an error thrown by the handler (or a value that is not a
-   * `Response`) into a response. By default it logs the error and answers
-   * `500 Internal Server Error`.
-   */
-  onError?: (error: unknown) => Response | Promise<Response>;
-  /** Aborting it closes the server and every connection at once. */
-  signal?: AbortSignal;
-  /**
-   * Which HTTP engine serves connections: `"portable"` (Reaper's own
-   * HTTP/1.1, public APIs only, sees every byte), `"native"` (the runtime's
-   * own HTTP code; throws a `TypeError` if the runtime lacks it), or
-   * `"auto"`: native if it passes a self-check at start-up, else portable.
-   *
-   * @default {"auto"}
-   */
-  engine?: "auto" | "portable" | "native";
-  /**
-   * The largest request head (request line and headers) accepted, in bytes;
-   * a larger one is answered `431`. Applies to the portable engine.
-   *
-   * @default {16384}
-   */
-  maxHeaderSize?: number;
-  /**
-   * Whether SIGTERM and SIGINT (SIGINT and SIGBREAK on Windows) start a
-   * graceful shutdown, and a second one closes everything at once. Turn it
-   * off when the embedding program handles signals itself.
-   *
-   * @default {true}
-   */
-  signals?: boolean;
-  /** The handler, when not passed as a separate argument. */
-  handler?: ServeHandler;
-}
+export type { ConnectionStateEvent } from "./_lifetime.ts";
+export type { LifetimeOptions, ServeOptions } from "./_options.ts";
 
 /** A running server, returned by {@linkcode serve}. */
 export interface Server extends AsyncDisposable {
@@ -259,543 +81,67 @@ export interface Server extends AsyncDisposable {
   connections(): ConnectionInfo[];
 }
 
-const DEFAULTS = {
-  idleTimeout: 65_000,
-  headerTimeout: 20_000,
-  requestTimeout: 0,
-  tickInterval: 1_000,
-  shutdownTimeout: 10_000,
-  shutdownGrace: 1_000,
-  maxConnections: 0,
-  maxRequestsPerConnection: 0,
-  maxHeaderSize: 16_384,
-} as const;
+/** A timer of a {@linkcode ServerEnvironment}: opaque. */
+export type TimerHandle = unknown;
 
-type Resolved = Required<Omit<LifetimeOptions, "onConnectionState">>;
-
-function checkNumber(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min = 0,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    const kind = typeof value === "number" ? RangeError : TypeError;
-    throw new kind(
-      `Cannot set ${name}: value must be a finite number >= ${min}, received ${
-        typeof value === "string" ? JSON.stringify(value) : String(value)
-      }`,
-    );
-  }
-  return value;
-}
-
-function resolveLifetime(options: LifetimeOptions): Resolved {
-  const count = (name: keyof typeof DEFAULTS, value: number | undefined) => {
-    const n = checkNumber(name, value, DEFAULTS[name]);
-    if (!Number.isInteger(n)) {
-      throw new RangeError(
-        `Cannot set ${name}: value must be an integer, received ${n}`,
-      );
-    }
-    return n;
-  };
-  return {
-    idleTimeout: checkNumber(
-      "idleTimeout",
-      options.idleTimeout,
-      DEFAULTS.idleTimeout,
-    ),
-    headerTimeout: checkNumber(
-      "headerTimeout",
-      options.headerTimeout,
-      DEFAULTS.headerTimeout,
-    ),
-    requestTimeout: checkNumber(
-      "requestTimeout",
-      options.requestTimeout,
-      DEFAULTS.requestTimeout,
-    ),
-    tickInterval: checkNumber(
-      "tickInterval",
-      options.tickInterval,
-      DEFAULTS.tickInterval,
-      1,
-    ),
-    shutdownTimeout: checkNumber(
-      "shutdownTimeout",
-      options.shutdownTimeout,
-      DEFAULTS.shutdownTimeout,
-    ),
-    shutdownGrace: checkNumber(
-      "shutdownGrace",
-      options.shutdownGrace,
-      DEFAULTS.shutdownGrace,
-    ),
-    maxConnections: count("maxConnections", options.maxConnections),
-    maxRequestsPerConnection: count(
-      "maxRequestsPerConnection",
-      options.maxRequestsPerConnection,
-    ),
-  };
-}
-
-/** What a {@linkcode ConnectionTable} needs from the outside world. */
-export interface TableEnvironment {
+/**
+ * What a server takes from the world: its clock and timers, its listener,
+ * its engine, its signals and its metrics. {@linkcode serve} uses the real
+ * ones; tests pass fakes to {@linkcode createServer} (a fake clock, a fake
+ * listener and engine), so that no test of the server's own rules needs a
+ * socket or waits. Not part of the public API.
+ */
+export interface ServerEnvironment {
   /** The clock, in milliseconds. */
   now(): number;
-  /** Called when the last connection of a draining table is gone. */
-  onEmpty?(): void;
+  /** Calls `fn` every `ms` milliseconds, without keeping the process alive. */
+  every(fn: () => void, ms: number): TimerHandle;
+  /** Calls `fn` once after `ms`, without keeping the process alive. */
+  after(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer of `every()` or `after()`; `undefined` is ignored. */
+  cancel(timer: TimerHandle): void;
+  /** Opens the listener. */
+  listen(options: ResolvedOptions["listen"]): Deno.Listener;
+  /** Chooses the engine (`_engines.ts`). */
+  selectEngine(
+    choice: ResolvedOptions["engine"],
+    maxHeaderSize: number,
+  ): Promise<EngineChoice>;
+  /** Listens for the shutdown signals; returns the remover. */
+  onSignals(listener: (signal: Deno.Signal) => void): () => void;
+  /** Registers the metrics; returns the remover. */
+  registerMetrics(stats: () => ServerStats, port: number): () => void;
 }
 
-/**
- * One connection: its state, its timers and its hooks for the engine.
- * Implements {@linkcode ConnectionHooks}; every hook is a few field writes.
- */
-class Connection implements ConnectionHooks {
-  readonly id: number;
-  readonly remoteAddr: Deno.NetAddr;
-  readonly openedAt: number;
-  state: ConnectionState = "new";
-  lastActivity: number;
-  requestStartedAt = 0;
-  requests = 0;
-  bodyWaiting = false;
-  /** Whether the engine reports bytes; else only request-level events. */
-  tracksBytes = true;
-  /** Per-request stall/request timeout from `info.setTimeout()`; -1: none. */
-  override = -1;
-  engine: EngineConnection | undefined;
-  readonly idleNode: TimerNode<Connection>;
-  readonly headerNode: TimerNode<Connection>;
-  readonly requestNode: TimerNode<Connection>;
-  readonly #table: ConnectionTable;
-
-  constructor(table: ConnectionTable, id: number, remoteAddr: Deno.NetAddr) {
-    this.#table = table;
-    this.id = id;
-    this.remoteAddr = remoteAddr;
-    this.openedAt = this.lastActivity = table.now();
-    this.idleNode = new TimerNode(this);
-    this.headerNode = new TimerNode(this);
-    this.requestNode = new TimerNode(this);
-  }
-
-  get mustClose(): boolean {
-    const max = this.#table.options.maxRequestsPerConnection;
-    return this.#table.draining || (max > 0 && this.requests >= max);
-  }
-
-  get keepAlive(): string {
-    // Advertised on a connection's first response only: a client learns the
-    // timeout from it, and the runtime's header path is not cheap (the
-    // native engine measured 12-13 µs per request with it on every
-    // response against 9.4 µs without).
-    return this.requests <= 1 ? this.#table.keepAlive : "";
-  }
-
-  touch(): void {
-    this.lastActivity = this.#table.now();
-  }
-
-  headStart(): void {
-    this.lastActivity = this.#table.now();
-    if (this.state === "reading") return;
-    if (this.state === "idle") this.#table.startHeaderTimer(this);
-    this.#table.setState(this, "reading");
-  }
-
-  requestStart(immediate = false): void {
-    const now = immediate
-      ? this.lastActivity
-      : this.lastActivity = this.#table.now();
-    this.requests++;
-    this.requestStartedAt = now;
-    this.#table.requestStarted(this);
-    this.#table.setState(this, "active");
-  }
-
-  bodyWait(waiting: boolean): void {
-    this.lastActivity = this.#table.now();
-    this.bodyWaiting = waiting;
-  }
-
-  responseStart(): void {
-    // Only an engine that reports bytes runs a stall timer while writing.
-    // (The clock is read: a handler may have computed for a long time.)
-    if (this.tracksBytes) this.lastActivity = this.#table.now();
-    this.bodyWaiting = false;
-    this.#table.setState(this, "writing");
-  }
-
-  requestEnd(): void {
-    this.lastActivity = this.#table.now();
-    this.bodyWaiting = false;
-    this.#table.requestEnded(this);
-    this.#table.setState(this, "idle");
-  }
-
-  setRequestTimeout(ms: number): void {
-    this.#table.overrideRequest(this, ms);
-  }
-
-  closed(reason: CloseReason): void {
-    this.#table.remove(this, reason);
-  }
-}
-
-type OpenState = Exclude<ConnectionState, "closed">;
-type TimerKind = "idle" | "headerTimeout" | "requestTimeout";
-interface ActiveTimer {
-  kind: TimerKind;
-  deadline: number;
-  duration: number;
-}
-
-function zeroReasons(): Record<CloseReason, number> {
-  return {
-    idle: 0,
-    headerTimeout: 0,
-    requestTimeout: 0,
-    maxConnections: 0,
-    shutdown: 0,
-    client: 0,
-    done: 0,
-    error: 0,
-  };
-}
-
-/**
- * The connection table and its timers: everything the main loop does on a
- * tick, apart from I/O. Exported for tests, which drive it with a fake clock
- * and fake engine connections; not part of the public API.
- */
-export class ConnectionTable {
-  readonly options: Resolved;
-  readonly now: () => number;
-  readonly keepAlive: string;
-  draining = false;
-  drainStartedAt = 0;
-  readonly #env: TableEnvironment;
-  readonly #onState: ((event: ConnectionStateEvent) => void) | undefined;
-  readonly #conns = new Set<Connection>();
-  readonly #idle = new TimerList<Connection>();
-  readonly #header = new TimerList<Connection>();
-  readonly #request = new TimerList<Connection>();
-  #nextId = 1;
-  #accepted = 0;
-  #requests = 0;
-  readonly #closed = zeroReasons();
-  readonly #open = { new: 0, reading: 0, active: 0, writing: 0, idle: 0 };
-  readonly #refreshIdle = (node: TimerNode<Connection>, now: number) =>
-    this.#idleDeadline(node.value, now);
-
-  /**
-   * @param options The timeouts and limits.
-   * @param env The clock and the drain callback.
-   */
-  constructor(options: LifetimeOptions, env: TableEnvironment) {
-    this.options = resolveLifetime(options);
-    this.#onState = options.onConnectionState;
-    this.#env = env;
-    this.now = env.now;
-    const seconds = Math.floor(this.options.idleTimeout / 1000) - 1;
-    this.keepAlive = this.options.idleTimeout > 0 && seconds >= 1
-      ? `timeout=${seconds}`
-      : "";
-  }
-
-  /** Open connections. */
-  get size(): number {
-    return this.#conns.size;
-  }
-
-  /** Whether a new connection must be refused (`maxConnections`). */
-  get full(): boolean {
-    const max = this.options.maxConnections;
-    return max > 0 && this.#conns.size >= max;
-  }
-
-  /**
-   * Registers a new connection and hands it to `start`, which returns the
-   * engine's handle on it.
-   */
-  open(
-    remoteAddr: Deno.NetAddr,
-    start: (hooks: ConnectionHooks) => EngineConnection,
-    tracksBytes = true,
-  ): ConnectionHooks {
-    const conn = new Connection(this, this.#nextId++, remoteAddr);
-    conn.tracksBytes = tracksBytes;
-    this.#accepted++;
-    this.#conns.add(conn);
-    this.#open.new++;
-    const { idleTimeout, headerTimeout } = this.options;
-    if (idleTimeout > 0) {
-      this.#idle.add(conn.idleNode, conn.openedAt + idleTimeout);
-    }
-    if (headerTimeout > 0) {
-      this.#header.add(conn.headerNode, conn.openedAt + headerTimeout);
-    }
-    this.#emit(conn, "new");
-    try {
-      conn.engine = start(conn);
-    } catch (error) {
-      this.remove(conn, "error");
-      throw error;
-    }
-    // The engine may have closed it synchronously.
-    if (!this.#conns.has(conn)) conn.engine = undefined;
-    return conn;
-  }
-
-  /** Counts a connection refused because the table was full. */
-  refused(): void {
-    this.#accepted++;
-    this.#closed.maxConnections++;
-  }
-
-  setState(conn: Connection, state: ConnectionState): void {
-    if (conn.state === state || conn.state === "closed") return;
-    this.#open[conn.state as OpenState]--;
-    this.#open[state as OpenState]++;
-    conn.state = state;
-    this.#emit(conn, state);
-  }
-
-  startHeaderTimer(conn: Connection): void {
-    const { headerTimeout } = this.options;
-    if (headerTimeout > 0 && !conn.headerNode.linked) {
-      this.#header.add(conn.headerNode, conn.lastActivity + headerTimeout);
-    }
-  }
-
-  requestStarted(conn: Connection): void {
-    this.#requests++;
-    this.#header.remove(conn.headerNode);
-    const { requestTimeout } = this.options;
-    if (requestTimeout > 0) {
-      this.#request.add(
-        conn.requestNode,
-        conn.requestStartedAt + requestTimeout,
+/** The real world. */
+const REAL: ServerEnvironment = {
+  now: () => performance.now(),
+  every(fn, ms) {
+    const id = setInterval(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
+  after(fn, ms) {
+    const id = setTimeout(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
+  cancel(timer) {
+    if (timer !== undefined) clearTimeout(timer as number);
+  },
+  listen({ port, hostname, reusePort, tls }) {
+    return tls === undefined
+      ? Deno.listen({ port, hostname, reusePort })
+      : Deno.listenTls(
+        { port, hostname, reusePort, cert: tls.cert, key: tls.key } as
+          & Deno.ListenTlsOptions
+          & Deno.TlsCertifiedKeyPem,
       );
-    }
-  }
-
-  requestEnded(conn: Connection): void {
-    this.#request.remove(conn.requestNode);
-    if (conn.override !== -1) {
-      conn.override = -1;
-      // The override may have scheduled the idle timer later than the idle
-      // timeout allows from now on: put it back where it belongs.
-      const { idleTimeout } = this.options;
-      if (idleTimeout > 0) {
-        this.#place(this.#idle, conn.idleNode, conn.lastActivity + idleTimeout);
-      } else {
-        this.#idle.remove(conn.idleNode);
-      }
-    }
-  }
-
-  overrideRequest(conn: Connection, ms: number): void {
-    // Only a request in flight can be given other timeouts: a late call
-    // (after the response was sent) must not touch the idle timers.
-    if (conn.state !== "active" && conn.state !== "writing") return;
-    conn.override = ms;
-    if (ms === 0) {
-      this.#request.remove(conn.requestNode);
-      return;
-    }
-    this.#place(this.#request, conn.requestNode, conn.requestStartedAt + ms);
-    this.#place(this.#idle, conn.idleNode, conn.lastActivity + ms);
-  }
-
-  #place(list: TimerList<Connection>, node: TimerNode<Connection>, at: number) {
-    if (node.linked) list.adjust(node, at);
-    else list.add(node, at);
-  }
-
-  /** The stall timeout in force for a connection, or 0 when none runs. */
-  #stallTimeout(conn: Connection): number {
-    if (conn.override !== -1 && conn.state !== "idle") return conn.override;
-    return this.options.idleTimeout;
-  }
-
-  /**
-   * Whether the stall timer runs in the connection's state: not while a
-   * handler computes without waiting for body bytes, and not during a
-   * request at all when the engine cannot see bytes.
-   */
-  #stalling(conn: Connection): boolean {
-    if (conn.state === "active") return conn.bodyWaiting && conn.tracksBytes;
-    return conn.state !== "writing" || conn.tracksBytes;
-  }
-
-  /**
-   * The idle timer's true deadline, for the lazy re-queue: the last
-   * activity plus the stall timeout, or a re-check one full timeout later
-   * while no stall timeout runs (a handler computing is never idle; a
-   * transition out of that state records a new activity time, so the
-   * re-check is never later than the true deadline).
-   */
-  #idleDeadline(conn: Connection, now: number): number {
-    const stall = this.#stallTimeout(conn);
-    if (stall === 0) return now + (this.options.idleTimeout || 60_000);
-    if (!this.#stalling(conn)) return now + stall;
-    return conn.lastActivity + stall;
-  }
-
-  /**
-   * The timer that will close a connection first: which one, its deadline
-   * and the duration it runs for; `undefined` when no timer runs.
-   */
-  timer(conn: Connection): ActiveTimer | undefined {
-    let first: ActiveTimer | undefined;
-    const consider = (kind: TimerKind, deadline: number, duration: number) => {
-      if (!first || deadline < first.deadline) {
-        first = { kind, deadline, duration };
-      }
-    };
-    const { headerTimeout, requestTimeout } = this.options;
-    if (conn.headerNode.linked) {
-      consider("headerTimeout", conn.headerNode.deadline, headerTimeout);
-    }
-    if (conn.requestNode.linked) {
-      const duration = conn.override > 0 ? conn.override : requestTimeout;
-      consider("requestTimeout", conn.requestNode.deadline, duration);
-    }
-    const stall = this.#stallTimeout(conn);
-    if (conn.idleNode.linked && stall > 0 && this.#stalling(conn)) {
-      consider("idle", conn.lastActivity + stall, stall);
-    }
-    return first;
-  }
-
-  /**
-   * Expires the timers that ran out at `now` and closes their connections.
-   * During a drain, also closes the connections that stayed idle for the
-   * grace period.
-   *
-   * @returns How many connections it closed.
-   */
-  tick(now: number): number {
-    let closed = 0;
-    for (const node of this.#header.expire(now)) {
-      if (this.#kill(node.value, "headerTimeout")) closed++;
-    }
-    for (const node of this.#request.expire(now)) {
-      if (this.#kill(node.value, "requestTimeout")) closed++;
-    }
-    for (const node of this.#idle.expire(now, this.#refreshIdle)) {
-      if (this.#kill(node.value, "idle")) closed++;
-    }
-    if (this.draining) {
-      const graceEnd = this.drainStartedAt + this.options.shutdownGrace;
-      for (const conn of this.#conns) {
-        if (
-          (conn.state === "idle" || conn.state === "new") &&
-          now >=
-            Math.max(graceEnd, conn.lastActivity + this.options.shutdownGrace)
-        ) {
-          conn.engine?.closeIdle();
-          if ((conn.state as ConnectionState) === "closed") closed++;
-        }
-      }
-    }
-    return closed;
-  }
-
-  #kill(conn: Connection, reason: CloseReason): boolean {
-    if (conn.state === "closed") return false;
-    // Unlink every timer now, so a slow close cannot fire another one.
-    this.#header.remove(conn.headerNode);
-    this.#request.remove(conn.requestNode);
-    this.#idle.remove(conn.idleNode);
-    if (conn.engine) conn.engine.close(reason);
-    else this.remove(conn, reason);
-    return true;
-  }
-
-  /** Starts a drain: responses say `Connection: close` from now on. */
-  drain(now: number): void {
-    if (this.draining) return;
-    this.draining = true;
-    this.drainStartedAt = now;
-    if (this.#conns.size === 0) this.#env.onEmpty?.();
-  }
-
-  /** Closes every connection at once. */
-  closeAll(reason: CloseReason): void {
-    for (const conn of [...this.#conns]) this.#kill(conn, reason);
-  }
-
-  /** Unregisters a connection that the engine reports closed. */
-  remove(conn: Connection, reason: CloseReason): void {
-    if (conn.state === "closed") return;
-    this.#header.remove(conn.headerNode);
-    this.#request.remove(conn.requestNode);
-    this.#idle.remove(conn.idleNode);
-    this.#open[conn.state as OpenState]--;
-    conn.state = "closed";
-    this.#conns.delete(conn);
-    this.#closed[reason]++;
-    this.#emit(conn, "closed", reason);
-    if (this.draining && this.#conns.size === 0) this.#env.onEmpty?.();
-  }
-
-  #emit(conn: Connection, state: ConnectionState, reason?: CloseReason) {
-    if (!this.#onState) return;
-    try {
-      this.#onState({
-        id: conn.id,
-        remoteAddr: conn.remoteAddr,
-        state,
-        reason,
-        // A clock read only where it is reported: closes are rare.
-        idleMs: state === "closed"
-          ? Math.max(0, this.now() - conn.lastActivity)
-          : 0,
-      });
-    } catch (error) {
-      console.error("onConnectionState threw:", error);
-    }
-  }
-
-  /** Counters and gauges. */
-  stats(engine: "portable" | "native"): ServerStats {
-    return {
-      engine,
-      open: { total: this.#conns.size, ...this.#open },
-      accepted: this.#accepted,
-      requests: this.#requests,
-      closed: { ...this.#closed },
-      shuttingDown: this.draining,
-    };
-  }
-
-  /** The open connections, soonest timer first. */
-  connections(now: number): ConnectionInfo[] {
-    const list: ConnectionInfo[] = [];
-    for (const conn of this.#conns) {
-      const timer = this.timer(conn);
-      list.push({
-        id: conn.id,
-        remoteAddr: conn.remoteAddr,
-        state: conn.state,
-        ageMs: Math.max(0, now - conn.openedAt),
-        idleMs: Math.max(0, now - conn.lastActivity),
-        remainingMs: timer ? Math.max(0, timer.deadline - now) : null,
-        timeoutMs: timer?.duration ?? null,
-        timer: timer?.kind ?? null,
-        requests: conn.requests,
-      });
-    }
-    return list.sort((a, b) =>
-      (a.remainingMs ?? Infinity) - (b.remainingMs ?? Infinity) || a.id - b.id
-    );
-  }
-}
+  },
+  selectEngine,
+  onSignals: (listener) => onSignals(shutdownSignals(), listener),
+  registerMetrics,
+};
 
 type ChannelEvent =
   | { type: "tick" }
@@ -834,106 +180,54 @@ function formatAddr(addr: Deno.NetAddr, tls: boolean): string {
   }:${addr.port}/`;
 }
 
-async function chooseEngine(
-  choice: "auto" | "portable" | "native",
-  maxHeaderSize: number,
-): Promise<{ engine: Engine; why: string }> {
-  const portable = () => createPortableEngine({ maxHeaderSize });
-  if (choice === "portable") {
-    return { engine: portable(), why: "chosen by the engine option" };
-  }
-  if (choice === "native") {
-    return { engine: createNativeEngine(), why: "chosen by the engine option" };
-  }
-  const probe = await probeNativeEngine();
-  if (probe.ok) {
-    return {
-      engine: createNativeEngine(),
-      why: "the runtime's HTTP entry point passed the self-check",
-    };
-  }
-  return {
-    engine: portable(),
-    why: `the native engine is unavailable: ${probe.reason}`,
-  };
-}
-
 class ReaperServer implements Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
   readonly engine: Promise<"portable" | "native">;
   readonly engineReason: Promise<string>;
+  readonly #env: ServerEnvironment;
   readonly #listener: Deno.Listener;
   readonly #table: ConnectionTable;
   readonly #channel = new Channel<ChannelEvent>();
   readonly #handler: ServeHandler;
   readonly #onError: ErrorHandler;
-  readonly #engineChoice: Promise<{ engine: Engine; why: string }>;
+  readonly #engineChoice: Promise<EngineChoice>;
   #engineName: "portable" | "native" = "portable";
-  #interval: ReturnType<typeof setInterval> | undefined;
-  #shutdownTimer: ReturnType<typeof setTimeout> | undefined;
+  #interval: TimerHandle;
+  /** A tick waits in the channel: the next one is skipped. */
+  #tickQueued = false;
+  #shutdownTimer: TimerHandle;
   #removeSignals: (() => void) | undefined;
   readonly #removeMetrics: () => void;
   #listening = true;
-  #stopping: "no" | "drain" | "close" = "no";
   #signalsSeen = 0;
   #resolveFinished!: () => void;
   readonly #acceptDone: Promise<void>;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.#channel.send({ type: "close" });
 
-  constructor(options: ServeOptions, handler: ServeHandler) {
+  constructor(
+    options: ResolvedOptions,
+    handler: ServeHandler,
+    env: ServerEnvironment,
+  ) {
+    this.#env = env;
     this.#handler = handler;
-    this.#onError = options.onError ?? defaultOnError;
-    this.#table = new ConnectionTable(options, {
-      now: () => performance.now(),
+    this.#onError = options.onError;
+    this.#table = new ConnectionTable(options.lifetime, {
+      now: env.now,
+      onState: options.onConnectionState,
       onEmpty: () => this.#channel.send({ type: "empty" }),
     });
-    const engineChoice = options.engine ?? "auto";
-    if (!["auto", "portable", "native"].includes(engineChoice)) {
-      throw new TypeError(
-        `Cannot set engine: value must be "auto", "portable" or "native", received ${
-          JSON.stringify(engineChoice)
-        }`,
-      );
-    }
-    const maxHeaderSize = checkNumber(
-      "maxHeaderSize",
+    // Throws at once, before listening, when native is asked for but missing.
+    this.#engineChoice = env.selectEngine(
+      options.engine,
       options.maxHeaderSize,
-      DEFAULTS.maxHeaderSize,
-      256,
     );
-    // Fail at once, not in the accept loop, when native is asked for but
-    // missing.
-    if (engineChoice === "native") createNativeEngine();
-    const port = options.port ?? 8000;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(
-        `Cannot set port: value must be an integer from 0 to 65535, received ${
-          JSON.stringify(port)
-        }`,
-      );
-    }
-    const hostname = options.hostname ?? "0.0.0.0";
-    const tls = options.cert !== undefined || options.key !== undefined;
-    if (tls && (!options.cert || !options.key)) {
-      throw new TypeError("Cannot serve HTTPS: both cert and key are required");
-    }
-    this.#listener = tls
-      ? Deno.listenTls(
-        {
-          port,
-          hostname,
-          cert: options.cert!,
-          key: options.key!,
-          reusePort: options.reusePort,
-        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
-      )
-      : Deno.listen({ port, hostname, reusePort: options.reusePort });
+    this.#listener = env.listen(options.listen);
     this.addr = this.#listener.addr as Deno.NetAddr;
 
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
-    this.#engineChoice = chooseEngine(engineChoice, maxHeaderSize);
     this.engine = this.#engineChoice.then(({ engine }) =>
       this.#engineName = engine.name
     );
@@ -942,10 +236,10 @@ class ReaperServer implements Server {
     this.engine.catch(() => {});
     this.engineReason.catch(() => {});
 
+    const tls = options.listen.tls !== undefined;
     try {
-      if (options.signals ?? true) {
-        this.#removeSignals = onSignals(
-          shutdownSignals(),
+      if (options.signals) {
+        this.#removeSignals = env.onSignals(
           (signal) => this.#channel.send({ type: "signal", signal }),
         );
       }
@@ -962,7 +256,7 @@ class ReaperServer implements Server {
     const quiet = options.onListen !== undefined;
     this.#engineChoice.then(({ engine, why }) => {
       const line = `Reaper engine: ${engine.name} (${why})`;
-      if (engineChoice === "auto" && engine.name === "portable") {
+      if (options.engine === "auto" && engine.name === "portable") {
         console.warn(line);
       } else if (!quiet) console.log(line);
     }, () => {});
@@ -970,34 +264,33 @@ class ReaperServer implements Server {
     this.#signal = options.signal;
     if (this.#signal) {
       if (this.#signal.aborted) queueMicrotask(this.#onAbort);
-      else {this.#signal.addEventListener("abort", this.#onAbort, {
-          once: true,
-        });}
+      else {
+        this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
     }
-    this.#removeMetrics = registerMetrics(() => this.stats(), this.addr.port);
+    this.#removeMetrics = env.registerMetrics(
+      () => this.stats(),
+      this.addr.port,
+    );
     this.#startTicking(this.#table.options.tickInterval);
     this.#acceptDone = this.#acceptLoop();
     this.#mainLoop();
   }
 
   #startTicking(ms: number): void {
-    if (this.#interval !== undefined) clearInterval(this.#interval);
-    let queued = false;
-    this.#interval = setInterval(() => {
-      // Coalesce: one pending tick is enough.
-      if (queued) return;
-      queued = true;
+    this.#env.cancel(this.#interval);
+    this.#interval = this.#env.every(() => {
+      // Coalesce: while a tick still waits in the channel, one is enough.
+      if (this.#tickQueued) return;
+      this.#tickQueued = true;
       this.#channel.send({ type: "tick" });
-      queueMicrotask(() => queued = false);
     }, ms);
-    Deno.unrefTimer(this.#interval);
   }
 
   async #acceptLoop(): Promise<void> {
     let engine: Engine;
     try {
-      const choice = await this.#engineChoice;
-      engine = choice.engine;
+      engine = (await this.#engineChoice).engine;
     } catch (error) {
       console.error("Cannot start an HTTP engine:", error);
       this.#channel.send({ type: "close" });
@@ -1049,6 +342,7 @@ class ReaperServer implements Server {
   }
 
   async #mainLoop(): Promise<void> {
+    const table = this.#table;
     while (true) {
       const event = await this.#channel.receive();
       try {
@@ -1057,20 +351,23 @@ class ReaperServer implements Server {
         // The loop must survive a failing engine call: log and go on.
         console.error("Reaper main loop:", error);
       }
-      if (this.#stopping !== "no" && this.#table.size === 0) break;
+      if (table.phase !== "serving" && table.size === 0) break;
     }
     await this.#stopAccepting();
-    clearInterval(this.#interval);
-    clearTimeout(this.#shutdownTimer);
+    this.#env.cancel(this.#interval);
+    this.#env.cancel(this.#shutdownTimer);
     this.#removeSignals?.();
     this.#removeMetrics();
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    // Nothing of a connection may be left running once `finished` settles.
+    await table.settled();
     this.#resolveFinished();
   }
 
   #handle(event: ChannelEvent): void {
     switch (event.type) {
       case "tick":
+        this.#tickQueued = false;
         this.#table.tick(this.#table.now());
         break;
       case "signal":
@@ -1102,8 +399,7 @@ class ReaperServer implements Server {
   }
 
   #beginShutdown(): void {
-    if (this.#stopping !== "no") return;
-    this.#stopping = "drain";
+    if (this.#table.phase !== "serving") return;
     this.#stopAccepting();
     const { shutdownTimeout, shutdownGrace, tickInterval } =
       this.#table.options;
@@ -1114,16 +410,14 @@ class ReaperServer implements Server {
       Math.max(25, Math.min(tickInterval, Math.ceil(shutdownGrace / 4))),
     );
     if (shutdownTimeout > 0) {
-      this.#shutdownTimer = setTimeout(
+      this.#shutdownTimer = this.#env.after(
         () => this.#channel.send({ type: "close" }),
         shutdownTimeout,
       );
-      Deno.unrefTimer(this.#shutdownTimer);
     }
   }
 
   #closeEverything(): void {
-    this.#stopping = "close";
     this.#stopAccepting();
     this.#table.drain(this.#table.now());
     this.#table.closeAll("shutdown");
@@ -1240,5 +534,25 @@ export function serve(
       `Cannot serve: handler must be a function, received ${String(handler)}`,
     );
   }
-  return new ReaperServer(options, handler);
+  return new ReaperServer(resolveOptions(options), handler, REAL);
+}
+
+/**
+ * Creates a server with the given parts of its world replaced (see
+ * {@linkcode ServerEnvironment}); for tests. Not part of the public API.
+ *
+ * @param options The options.
+ * @param handler The request handler.
+ * @param env The parts of the world to replace.
+ * @returns The running server.
+ */
+export function createServer(
+  options: ServeOptions,
+  handler: ServeHandler,
+  env: Partial<ServerEnvironment>,
+): Server {
+  return new ReaperServer(resolveOptions(options), handler, {
+    ...REAL,
+    ...env,
+  });
 }

@@ -1,0 +1,61 @@
+// Copyright 2026 the Reaper authors. MIT license.
+/**
+ * Which engine serves a server's connections, and why: the one place that
+ * names the engines. `"portable"` and `"native"` are taken as asked;
+ * `"auto"` runs the native engine's self-check and falls back to the
+ * portable engine when it fails.
+ *
+ * @module
+ */
+
+import type { Engine } from "./_engine.ts";
+import { createPortableEngine } from "./_portable.ts";
+import { createNativeEngine, probeNativeEngine } from "./_native.ts";
+
+/** The engine chosen and the reason, as `Server.engineReason` gives it. */
+export interface EngineChoice {
+  /** The engine. */
+  readonly engine: Engine;
+  /** Why it serves, in words. */
+  readonly why: string;
+}
+
+/**
+ * Chooses the engine. The check that the native engine exists, when it is
+ * asked for, runs before this returns, so that `serve()` fails at once.
+ *
+ * @param choice The `engine` option.
+ * @param maxHeaderSize The checked `maxHeaderSize` option.
+ * @returns The engine and why, once chosen (after the self-check for
+ * `"auto"`).
+ * @throws {TypeError} If `"native"` is asked for and the runtime lacks it.
+ */
+export function selectEngine(
+  choice: "auto" | "portable" | "native",
+  maxHeaderSize: number,
+): Promise<EngineChoice> {
+  const portable = () => createPortableEngine({ maxHeaderSize });
+  if (choice === "portable") {
+    return Promise.resolve({
+      engine: portable(),
+      why: "chosen by the engine option",
+    });
+  }
+  if (choice === "native") {
+    return Promise.resolve({
+      engine: createNativeEngine(),
+      why: "chosen by the engine option",
+    });
+  }
+  return probeNativeEngine().then((probe) =>
+    probe.ok
+      ? {
+        engine: createNativeEngine(),
+        why: "the runtime's HTTP entry point passed the self-check",
+      }
+      : {
+        engine: portable(),
+        why: `the native engine is unavailable: ${probe.reason}`,
+      }
+  );
+}
