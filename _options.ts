@@ -161,6 +161,20 @@ export interface ServeOptions extends LifetimeOptions {
    * @default {true}
    */
   signals?: boolean;
+  /**
+   * Whether the process ends once a shutdown that a signal started is done,
+   * as it would have ended on that signal without Reaper (a listener for
+   * a signal keeps the process from ending on it). When the server has
+   * stopped (`finished` settled and the reactions to it ran), Reaper calls
+   * `Deno.exit(0)`: exit code 0, whether every connection closed on its
+   * own or `shutdownTimeout` or a second signal cut the rest. Turn it off
+   * when the program has more to do after the server stopped; it then ends
+   * itself. A shutdown started by `shutdown()`, `close()` or `signal` never
+   * ends the process. Without `signals`, this does nothing.
+   *
+   * @default {true}
+   */
+  exitAfterSignal?: boolean;
   /** The handler, when not passed as a separate argument. */
   handler?: ServeHandler;
 }
@@ -206,6 +220,8 @@ export interface ResolvedOptions {
   readonly maxHeaderSize: number;
   /** Whether SIGTERM/SIGINT shut the server down. */
   readonly signals: boolean;
+  /** Whether the process exits after a shutdown that a signal started. */
+  readonly exitAfterSignal: boolean;
   /** `onListen`, if given. */
   readonly onListen: ((addr: Deno.NetAddr) => void) | undefined;
   /** `onError`, or the default one. */
@@ -373,6 +389,11 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
       true,
     ),
     signals: checkType<boolean>("signals", options.signals, "boolean") ?? true,
+    exitAfterSignal: checkType<boolean>(
+      "exitAfterSignal",
+      options.exitAfterSignal,
+      "boolean",
+    ) ?? true,
     onListen: checkType("onListen", options.onListen, "function"),
     onError: checkType<ErrorHandler>("onError", options.onError, "function") ??
       defaultOnError,

@@ -142,6 +142,8 @@ export async function main(
       shutdownTimeout: cli.shutdownTimeout,
       maxConnections: cli.maxConnections,
       signals: options.signal === undefined,
+      // main() returns the exit code; its caller ends the process.
+      exitAfterSignal: false,
       // Printed below, once serve() has also set up the signal handlers.
       onListen: () => {},
       onConnectionState: log &&

@@ -64,6 +64,9 @@ export interface Server extends AsyncDisposable {
    *    partly read is never closed in this step.
    * 4. After `shutdownTimeout`, or on a second signal, whatever is left is
    *    closed at once.
+   * 5. When the last connection is gone and the engines hold nothing of
+   *    any, `finished` settles. If a signal started the shutdown, the
+   *    process then exits with code 0 (`exitAfterSignal`).
    */
   shutdown(): Promise<void>;
   /**
@@ -111,6 +114,8 @@ export interface ServerEnvironment {
   onSignals(listener: (signal: Deno.Signal) => void): () => void;
   /** Registers the metrics; returns the remover. */
   registerMetrics(stats: () => ServerStats, port: number): () => void;
+  /** Ends the process (`exitAfterSignal`). */
+  exit(code: number): void;
 }
 
 /** The real world. */
@@ -141,6 +146,7 @@ const REAL: ServerEnvironment = {
   selectEngine,
   onSignals: (listener) => onSignals(shutdownSignals(), listener),
   registerMetrics,
+  exit: (code) => Deno.exit(code),
 };
 
 type ChannelEvent =
@@ -205,6 +211,7 @@ class ReaperServer implements Server {
   readonly #acceptDone: Promise<void>;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.#channel.send({ type: "close" });
+  readonly #exitAfterSignal: boolean;
 
   constructor(
     options: ResolvedOptions,
@@ -212,6 +219,7 @@ class ReaperServer implements Server {
     env: ServerEnvironment,
   ) {
     this.#env = env;
+    this.#exitAfterSignal = options.exitAfterSignal;
     this.#handler = handler;
     this.#onError = options.onError;
     this.#table = new ConnectionTable(options.lifetime, {
@@ -362,6 +370,10 @@ class ReaperServer implements Server {
     // Nothing of a connection may be left running once `finished` settles.
     await table.settled();
     this.#resolveFinished();
+    if (this.#signalsSeen > 0 && this.#exitAfterSignal) {
+      // A macrotask later: what awaits `finished` runs first.
+      setTimeout(() => this.#env.exit(0), 0);
+    }
   }
 
   #handle(event: ChannelEvent): void {

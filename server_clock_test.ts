@@ -12,7 +12,7 @@ import type {
   EngineConnection,
   ErrorHandler,
 } from "./_engine.ts";
-import type { LifetimeOptions } from "./_options.ts";
+import type { ServeOptions } from "./_options.ts";
 import type { CloseReason, ServeHandler } from "./types.ts";
 
 const ADDR: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
@@ -87,10 +87,12 @@ interface Rig {
   signal(): void;
   /** Clock reads by the server's ticks (no connection reads the clock). */
   ticks(): number;
+  /** The exit codes the server ended the process with. */
+  exits: number[];
 }
 
 async function rig(
-  options: LifetimeOptions & { signal?: AbortSignal } = {},
+  options: ServeOptions = {},
   autoFinish = true,
 ): Promise<Rig> {
   const clock = FakeTimers.createClock(0);
@@ -109,6 +111,7 @@ async function rig(
   };
   let signalListener: ((signal: Deno.Signal) => void) | undefined;
   let reads = 0;
+  const exits: number[] = [];
   type Timer = { interval: boolean; id: unknown };
   const env: Partial<ServerEnvironment> = {
     now: () => (reads++, clock.now),
@@ -135,6 +138,7 @@ async function rig(
       return () => signalListener = undefined;
     },
     registerMetrics: () => () => {},
+    exit: (code) => exits.push(code),
   };
   const server = createServer(
     { onListen() {}, ...options },
@@ -159,6 +163,7 @@ async function rig(
       signalListener?.("SIGTERM");
     },
     ticks: () => reads,
+    exits,
   };
 }
 
@@ -312,4 +317,35 @@ Deno.test("server unregisters a connection closed during an expiry pass before t
   assertEquals(openWhenClosed, 0);
   assertEquals(r.server.stats().closed.idle, 1);
   await r.server.close();
+});
+
+Deno.test("server ends the process with code 0 once a drain that a signal started is done", async () => {
+  const r = await rig({ idleTimeout: 0, headerTimeout: 0, shutdownGrace: 0 });
+  const conn = await r.connect();
+  conn.hooks.headStart();
+  conn.hooks.requestStart();
+  r.signal();
+  await settle();
+  assertEquals(r.exits, [], "not while a request is in flight");
+  conn.hooks.responseStart();
+  conn.hooks.requestEnd();
+  conn.close("done");
+  let seen = -1;
+  // What awaits `finished` runs before the exit.
+  await r.server.finished.then(() => seen = r.exits.length);
+  await settle();
+  assertEquals(seen, 0);
+  assertEquals(r.exits, [0]);
+});
+
+Deno.test("server does not end the process after shutdown(), or with exitAfterSignal off", async () => {
+  const a = await rig({});
+  await a.server.shutdown();
+  await settle();
+  assertEquals(a.exits, []);
+  const b = await rig({ exitAfterSignal: false });
+  b.signal();
+  await b.server.finished;
+  await settle();
+  assertEquals(b.exits, []);
 });

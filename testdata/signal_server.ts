@@ -1,5 +1,9 @@
-// A server that drains on SIGTERM; used by server_test.ts.
+// A server that drains on SIGTERM; used by server_test.ts. With the argument
+// `interval`, the program also keeps an interval running, which alone would
+// keep the process alive.
 import { serve } from "../server.ts";
+
+if (Deno.args[0] === "interval") setInterval(() => {}, 1_000);
 
 const server = serve({
   port: 0,
