@@ -3,12 +3,13 @@
  * Static file serving on Web {@linkcode Request} and {@linkcode Response},
  * independent of any server: {@linkcode serveDir} answers `GET` and `HEAD`
  * from a directory with the right `Content-Type`, `ETag` and
- * `Last-Modified` validators (`304 Not Modified`), single byte ranges
- * (`206`/`416`) and `index.html` for directories. Files are streamed, never
- * read whole into memory, and no request can reach a file outside the root:
- * `..` segments, encoded slashes and dots, backslashes and NUL bytes are
- * refused, and symbolic links are followed only while their real path stays
- * inside the real root.
+ * `Last-Modified` validators (`304 Not Modified`, `412 Precondition
+ * Failed`), single byte ranges (`206`/`416`) and `index.html` for
+ * directories. Files are streamed, never read whole into memory, and no
+ * request can reach a file outside the root: `..` segments, encoded
+ * slashes and dots, backslashes and NUL bytes are refused, and symbolic
+ * links are followed only while their real path stays inside the real
+ * root.
  *
  * {@linkcode DEMO_ROOT} locates the demo site that ships with Reaper.
  *
@@ -24,10 +25,57 @@
 
 import { fileURLToPath } from "node:url";
 import { contentType as stdContentType } from "npm:deno-std@1.4.0/media_types/mod.js";
+import {
+  eTag as stdETag,
+  ifMatch as stdIfMatch,
+  ifNoneMatch as stdIfNoneMatch,
+} from "npm:deno-std@1.4.0/http/etag.js";
+import {
+  STATUS_CODE as stdStatusCode,
+  STATUS_TEXT as stdStatusText,
+} from "npm:deno-std@1.4.0/http/status.js";
 
-/** std's `contentType()`, typed: the npm build ships no types. */
+// The npm build of std ships no types: each import is typed here, as far
+// as this module uses it.
+
+/** std's `contentType()`. */
 const contentTypeOf: (extensionOrType: string) => string | undefined =
   stdContentType;
+/**
+ * std's `eTag()` of a file's info: weak, `W/"<size in hex>-<27 base64
+ * characters of the SHA-256 of the mtime>"`, or `undefined` when the file
+ * system reports no mtime.
+ */
+const fileETag: (info: Deno.FileInfo) => Promise<string | undefined> = stdETag;
+/**
+ * std's `ifMatch()`: whether an `If-Match` list holds `etag` under strong
+ * comparison (so never for a weak `etag`, not even for `*`).
+ */
+const ifMatch: (value: string, etag: string) => boolean = stdIfMatch;
+/**
+ * std's `ifNoneMatch()`: `false` when an `If-None-Match` list is `*` or
+ * holds `etag` under weak comparison, that is when the client's copy is
+ * current.
+ */
+const ifNoneMatch: (value: string, etag: string) => boolean = stdIfNoneMatch;
+/** std's `STATUS_CODE`, the statuses this module answers with. */
+const STATUS: {
+  readonly OK: 200;
+  readonly PartialContent: 206;
+  readonly MovedPermanently: 301;
+  readonly NotModified: 304;
+  readonly BadRequest: 400;
+  readonly Forbidden: 403;
+  readonly NotFound: 404;
+  readonly MethodNotAllowed: 405;
+  readonly Gone: 410;
+  readonly PreconditionFailed: 412;
+  readonly RangeNotSatisfiable: 416;
+  readonly InternalServerError: 500;
+  readonly BadGateway: 502;
+} = stdStatusCode;
+/** std's `STATUS_TEXT`: the reason phrase of a status. */
+const STATUS_TEXT: Readonly<Record<number, string>> = stdStatusText;
 
 const WINDOWS = Deno.build.os === "windows";
 const SEP = WINDOWS ? "\\" : "/";
@@ -56,9 +104,13 @@ export interface ServeDirOptions {
    */
   index?: string;
   /**
-   * Whether to send an `ETag` (derived from the file's size and
-   * modification time, like nginx does) and honour `If-None-Match` and
-   * `If-Range` entity tags.
+   * Whether to send an `ETag` and honour the entity tags of `If-Match`,
+   * `If-None-Match` and `If-Range`. The tag is std's `eTag()` of the file's
+   * info: a weak tag derived from the file's size and modification time,
+   * `W/"<size in hex>-<hash of the mtime>"` (none when the file system
+   * reports no modification time). Being weak, it satisfies
+   * `If-None-Match` but never `If-Match` or `If-Range`, which compare
+   * strongly (RFC 9110, section 8.8.3.2).
    *
    * @default {true}
    */
@@ -140,6 +192,10 @@ function demoRoot(): string {
  * - `304` when `If-None-Match` matches the `ETag` (weak comparison; `*`
  *   matches any file) or, without `If-None-Match`, when the file has not
  *   changed since `If-Modified-Since`.
+ * - `412` when `If-Match` is neither `*` nor a list that holds the `ETag`
+ *   under strong comparison. The `ETag` is weak, so only `If-Match: *`
+ *   passes. `If-Match` is evaluated before `If-None-Match` (RFC 9110,
+ *   section 13.2.2).
  * - `301` from a directory URL without a trailing slash to the one with it;
  *   the directory's index file for a URL with it.
  * - `400` for a malformed or unsafe path: bad percent-encoding, a `.` or
@@ -200,12 +256,12 @@ export async function serveDir(
     );
   }
   if (req.method !== "GET" && req.method !== "HEAD") {
-    return plain(405, "Method Not Allowed", { allow: "GET, HEAD" });
+    return plain(STATUS.MethodNotAllowed, { allow: "GET, HEAD" });
   }
   const url = new URL(req.url);
   const segments = decodeSegments(url.pathname);
   const mount = decodeSegments(`/${options.urlRoot ?? ""}`);
-  if (segments === undefined) return plain(400, "Bad Request");
+  if (segments === undefined) return plain(STATUS.BadRequest);
   if (mount === undefined) {
     throw new TypeError(
       `Cannot serve directory: urlRoot must be a plain URL path, received ${
@@ -214,7 +270,7 @@ export async function serveDir(
     );
   }
   if (!mount.every((segment, i) => segments[i] === segment)) {
-    return plain(404, "Not Found");
+    return plain(STATUS.NotFound);
   }
   const target: Target = {
     segments: segments.slice(mount.length),
@@ -291,34 +347,35 @@ async function serveLocal(
     path === realRoot || path.startsWith(base + SEP);
 
   let path = await Deno.realPath([base, ...target.segments].join(SEP));
-  if (!inside(path)) return plain(404, "Not Found");
+  if (!inside(path)) return plain(STATUS.NotFound);
   let info = await Deno.stat(path);
   let name = target.segments.at(-1) ?? "";
   if (info.isDirectory) {
     if (!target.trailingSlash) {
-      return plain(301, "Moved Permanently", { location: target.location });
+      return plain(STATUS.MovedPermanently, { location: target.location });
     }
-    if (target.index === "") return plain(404, "Not Found");
+    if (target.index === "") return plain(STATUS.NotFound);
     path = await Deno.realPath(path + SEP + target.index);
-    if (!inside(path)) return plain(404, "Not Found");
+    if (!inside(path)) return plain(STATUS.NotFound);
     info = await Deno.stat(path);
     name = target.index;
   } else if (target.trailingSlash) {
-    return plain(404, "Not Found");
+    return plain(STATUS.NotFound);
   }
-  if (!info.isFile) return plain(404, "Not Found");
+  if (!info.isFile) return plain(STATUS.NotFound);
 
   const size = info.size;
   const headers = new Headers(options.headers);
-  if (options.etag ?? true) {
-    const version = info.mtime?.getTime() ?? info.ino ?? 0;
-    headers.set("etag", `"${size.toString(16)}-${version.toString(16)}"`);
-  }
+  const etag = (options.etag ?? true) ? await fileETag(info) : undefined;
+  if (etag !== undefined) headers.set("etag", etag);
   if (info.mtime !== null) {
     headers.set("last-modified", info.mtime.toUTCString());
   }
-  if (isNotModified(req.headers, headers, info.mtime)) {
-    return new Response(null, { status: 304, headers });
+  if (!matchesIfMatch(req.headers, etag)) {
+    return plain(STATUS.PreconditionFailed);
+  }
+  if (isNotModified(req.headers, etag, info.mtime)) {
+    return new Response(null, { status: STATUS.NotModified, headers });
   }
 
   headers.set("accept-ranges", "bytes");
@@ -327,7 +384,8 @@ async function serveLocal(
   if (range === "unsatisfiable") {
     headers.set("content-range", `bytes */${size}`);
     headers.set("content-type", "text/plain; charset=UTF-8");
-    return new Response("Range Not Satisfiable", { status: 416, headers });
+    const status = STATUS.RangeNotSatisfiable;
+    return new Response(STATUS_TEXT[status], { status, headers });
   }
   const [start, end] = range ?? [0, size - 1];
   const length = end - start + 1;
@@ -335,7 +393,7 @@ async function serveLocal(
   if (range !== undefined) {
     headers.set("content-range", `bytes ${start}-${end}/${size}`);
   }
-  const status = range === undefined ? 200 : 206;
+  const status = range === undefined ? STATUS.OK : STATUS.PartialContent;
   if (req.method === "HEAD") return new Response(null, { status, headers });
 
   const file = await Deno.open(path, { read: true });
@@ -351,39 +409,49 @@ async function serveLocal(
   return new Response(slice(file, length), { status, headers });
 }
 
+/** Whether a conditional header's value is `*` (any current file). */
+function isAny(value: string): boolean {
+  return value.trim() === "*";
+}
+
+/**
+ * Whether a request may proceed past `If-Match` (RFC 9110, section
+ * 13.1.1): it has none, it is `*`, or it lists `etag` under strong
+ * comparison.
+ *
+ * `*` is checked here, not by std's `ifMatch()`: that one answers `false`
+ * for `*` when the tag is weak or missing, but `*` asks only whether the
+ * file exists, and it does.
+ */
+function matchesIfMatch(request: Headers, etag: string | undefined): boolean {
+  const value = request.get("if-match");
+  if (value === null || isAny(value)) return true;
+  return etag !== undefined && ifMatch(value, etag);
+}
+
 /**
  * Whether the conditional headers of a request say that the client's copy
- * is current (RFC 9110, section 13.2.2): `If-None-Match` first, else
- * `If-Modified-Since`.
+ * is current (RFC 9110, section 13.2.2): `If-None-Match` first (weak
+ * comparison), else `If-Modified-Since`.
+ *
+ * Without an entity tag (`etag: false`, or no mtime) `*` is checked here:
+ * std's `ifNoneMatch()` then says "no match" even for `*`, which matches
+ * any current file.
  */
 function isNotModified(
   request: Headers,
-  response: Headers,
+  etag: string | undefined,
   mtime: Date | null,
 ): boolean {
-  const ifNoneMatch = request.get("if-none-match");
-  if (ifNoneMatch !== null) {
-    const etag = response.get("etag");
-    return ifNoneMatch.trim() === "*" ||
-      (etag !== null && listsTag(ifNoneMatch, etag, false));
+  const value = request.get("if-none-match");
+  if (value !== null) {
+    return etag === undefined ? isAny(value) : !ifNoneMatch(value, etag);
   }
   const ifModifiedSince = request.get("if-modified-since");
   if (ifModifiedSince === null || mtime === null) return false;
   const since = Date.parse(ifModifiedSince);
   return !Number.isNaN(since) &&
     Math.floor(mtime.getTime() / 1000) * 1000 <= since;
-}
-
-/** Whether a comma-separated list of entity tags holds `etag`. */
-function listsTag(list: string, etag: string, strong: boolean): boolean {
-  const bare = (tag: string): string =>
-    tag.startsWith("W/") ? tag.slice(2) : tag;
-  return list.split(",").some((item) => {
-    const tag = item.trim();
-    return strong
-      ? tag === etag && !tag.startsWith("W/")
-      : bare(tag) === bare(etag);
-  });
 }
 
 /**
@@ -400,9 +468,13 @@ function requestedRange(
   if (value === null) return undefined;
   const ifRange = req.headers.get("if-range");
   if (ifRange !== null) {
+    // One entity tag or one date (RFC 9110, section 13.1.5), compared
+    // strongly. Not std's ifMatch(): it takes a list and `*`, which
+    // If-Range does not. A weak ETag (ours always is) never matches.
     const trimmed = ifRange.trim();
+    const etag = response.get("etag");
     const matches = trimmed.startsWith('"') || trimmed.startsWith("W/")
-      ? listsTag(trimmed, response.get("etag") ?? "", true)
+      ? etag !== null && !etag.startsWith("W/") && trimmed === etag
       : trimmed === response.get("last-modified");
     if (!matches) return undefined;
   }
@@ -472,16 +544,22 @@ async function serveRemote(
   let path = target.segments.map(encodeURIComponent).join("/");
   let name = target.segments.at(-1) ?? "";
   if (target.segments.length === 0 && !target.trailingSlash) {
-    return plain(301, "Moved Permanently", { location: target.location });
+    return plain(STATUS.MovedPermanently, { location: target.location });
   }
   if (target.trailingSlash || target.segments.length === 0) {
-    if (target.index === "") return plain(404, "Not Found");
+    if (target.index === "") return plain(STATUS.NotFound);
     path += (path === "" ? "" : "/") + encodeURIComponent(target.index);
     name = target.index;
   }
   const forwarded = new Headers();
   for (
-    const field of ["range", "if-range", "if-none-match", "if-modified-since"]
+    const field of [
+      "range",
+      "if-range",
+      "if-match",
+      "if-none-match",
+      "if-modified-since",
+    ]
   ) {
     const value = req.headers.get(field);
     if (value !== null) forwarded.set(field, value);
@@ -494,14 +572,24 @@ async function serveRemote(
       signal: req.signal,
     });
   } catch {
-    return plain(502, "Bad Gateway");
+    return plain(STATUS.BadGateway);
   }
   const status = upstream.status;
-  if (![200, 206, 304, 416].includes(status)) {
+  if (status === STATUS.PreconditionFailed) {
     await upstream.body?.cancel();
-    return status === 404 || status === 410
-      ? plain(404, "Not Found")
-      : plain(502, "Bad Gateway");
+    return plain(STATUS.PreconditionFailed);
+  }
+  const passed: number[] = [
+    STATUS.OK,
+    STATUS.PartialContent,
+    STATUS.NotModified,
+    STATUS.RangeNotSatisfiable,
+  ];
+  if (!passed.includes(status)) {
+    await upstream.body?.cancel();
+    return status === STATUS.NotFound || status === STATUS.Gone
+      ? plain(STATUS.NotFound)
+      : plain(STATUS.BadGateway);
   }
   const headers = new Headers(options.headers);
   for (
@@ -517,22 +605,22 @@ async function serveRemote(
     if (value !== null) headers.set(field, value);
   }
   if (options.etag === false) headers.delete("etag");
-  if (status !== 304) {
+  if (status !== STATUS.NotModified) {
     headers.set("content-type", mimeType(name) ?? "application/octet-stream");
   }
-  if (req.method === "HEAD" || status === 304) {
+  if (req.method === "HEAD" || status === STATUS.NotModified) {
     await upstream.body?.cancel();
     return new Response(null, { status, headers });
   }
   return new Response(upstream.body, { status, headers });
 }
 
+/** A response whose plain-text body is the status's reason phrase. */
 function plain(
   status: number,
-  text: string,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(text, {
+  return new Response(STATUS_TEXT[status], {
     status,
     headers: { ...headers, "content-type": "text/plain; charset=UTF-8" },
   });
@@ -547,10 +635,10 @@ function errorResponse(error: unknown): Response {
     error instanceof Deno.errors.FilesystemLoop ||
     (error as { code?: unknown } | null)?.code === "ENAMETOOLONG"
   ) {
-    return plain(404, "Not Found");
+    return plain(STATUS.NotFound);
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return plain(403, "Forbidden");
+    return plain(STATUS.Forbidden);
   }
-  return plain(500, "Internal Server Error");
+  return plain(STATUS.InternalServerError);
 }

@@ -59,7 +59,26 @@ Deno.test("serveDir() serves a file with its length, type and validators", async
   assertEquals(res.headers.get("accept-ranges"), "bytes");
   const info = await Deno.stat(new URL("digits.txt", ROOT_URL));
   assertEquals(res.headers.get("last-modified"), info.mtime!.toUTCString());
-  assertMatch(res.headers.get("etag")!, /^"a-[0-9a-f]+"$/);
+  // std's eTag() of the file info: weak, the size in hex, a hash of mtime.
+  assertMatch(res.headers.get("etag")!, /^W\/"a-[A-Za-z0-9+/]{27}"$/);
+});
+
+Deno.test("serveDir() gives a file a new ETag when its mtime changes", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a.txt`, "same size");
+    const etagAt = async (seconds: number): Promise<string | null> => {
+      await Deno.utime(`${dir}/a.txt`, seconds, seconds);
+      const res = await serveDir(request("/a.txt", { method: "HEAD" }), {
+        root: dir,
+      });
+      return res.headers.get("etag");
+    };
+    const first = await etagAt(1_700_000_000);
+    assertEquals(await etagAt(1_700_000_000), first);
+    const second = await etagAt(1_700_000_001);
+    assert(first !== null && second !== null);
+    assert(first !== second, first);
+  });
 });
 
 Deno.test("serveDir() answers / with the root index.html", async () => {
@@ -277,7 +296,12 @@ Deno.test("serveDir() answers 304 to a matching If-None-Match", async () => {
   const first = await serve("/style.css");
   await first.body!.cancel();
   const etag = first.headers.get("etag")!;
-  for (const ifNoneMatch of [etag, `W/${etag}`, `"x", ${etag}`, "*"]) {
+  assert(etag.startsWith("W/"), etag);
+  // Weak comparison: the tag without its W/ matches too.
+  const strong = etag.slice(2);
+  for (
+    const ifNoneMatch of [etag, strong, `"x", ${etag}`, `"x",${strong}`, "*"]
+  ) {
     const res = await serve("/style.css", {
       headers: { "if-none-match": ifNoneMatch },
     });
@@ -331,17 +355,83 @@ Deno.test("serveDir() sends no ETag when etag is false", async () => {
   const res = await serve("/style.css", { method: "HEAD" }, { etag: false });
   assertEquals(res.headers.get("etag"), null);
   assert(res.headers.get("last-modified"));
+  // Without a tag only `*` matches, and it matches any file.
+  const any = await serve("/style.css", {
+    headers: { "if-none-match": "*" },
+  }, { etag: false });
+  assertEquals(any.status, 304);
+  const tagged = await serve("/style.css", {
+    headers: { "if-none-match": '"x"' },
+  }, { etag: false });
+  await expectText(tagged, 200);
 });
 
-Deno.test("serveDir() honours If-Range with the ETag or the date", async () => {
+Deno.test("serveDir() answers 412 to an If-Match that does not match", async () => {
+  const first = await serve("/digits.txt", { method: "HEAD" });
+  const etag = first.headers.get("etag")!;
+  // Strong comparison: a weak ETag matches no tag, not even itself.
+  for (const ifMatch of [etag, etag.slice(2), '"x"', `"x", ${etag}`]) {
+    for (const method of ["GET", "HEAD"]) {
+      const res = await serve("/digits.txt", {
+        method,
+        headers: { "if-match": ifMatch },
+      });
+      // Like every error, a short text; a server drops it for HEAD.
+      assertEquals(await expectText(res, 412), "Precondition Failed");
+      assertEquals(res.headers.get("content-range"), null);
+    }
+  }
+  const ranged = await serve("/digits.txt", {
+    headers: { "if-match": '"x"', range: "bytes=0-1" },
+  });
+  await expectText(ranged, 412);
+  // With no ETag at all, a listed tag cannot match either.
+  const untagged = await serve("/digits.txt", {
+    headers: { "if-match": '"x"' },
+  }, { etag: false });
+  await expectText(untagged, 412);
+});
+
+Deno.test("serveDir() lets If-Match: * through for any file", async () => {
+  for (const etag of [true, false]) {
+    const res = await serve("/digits.txt", {
+      headers: { "if-match": "*" },
+    }, { etag });
+    assertEquals(await expectText(res, 200), "0123456789");
+    const part = await serve("/digits.txt", {
+      headers: { "if-match": " * ", range: "bytes=0-1" },
+    }, { etag });
+    assertEquals(await expectText(part, 206), "01");
+  }
+  // A missing file stays missing: If-Match does not turn 404 into 412.
+  const missing = await serve("/missing.txt", { headers: { "if-match": "*" } });
+  await expectText(missing, 404);
+});
+
+Deno.test("serveDir() evaluates If-Match before If-None-Match", async () => {
+  const first = await serve("/style.css", { method: "HEAD" });
+  const etag = first.headers.get("etag")!;
+  const failed = await serve("/style.css", {
+    headers: { "if-match": '"x"', "if-none-match": etag },
+  });
+  await expectText(failed, 412);
+  const cached = await serve("/style.css", {
+    headers: { "if-match": "*", "if-none-match": etag },
+  });
+  assertEquals(cached.status, 304);
+  assertEquals(cached.body, null);
+});
+
+Deno.test("serveDir() honours If-Range with the date, never with its weak ETag", async () => {
   const first = await serve("/digits.txt", { method: "HEAD" });
   const etag = first.headers.get("etag")!;
   const lastModified = first.headers.get("last-modified")!;
+  // If-Range compares strongly (RFC 9110, section 13.1.5).
   const cases: [string, number][] = [
-    [etag, 206],
     [lastModified, 206],
+    [etag, 200],
+    [etag.slice(2), 200],
     ['"other"', 200],
-    [`W/${etag}`, 200],
     ["Sat, 01 Jan 2000 00:00:00 GMT", 200],
   ];
   for (const [ifRange, status] of cases) {
@@ -580,6 +670,13 @@ Deno.test("serveDir() serves a remote root through fetch()", async () => {
     assertEquals(await expectText(spaced, 200), "spaces and unicode\n");
 
     await expectText(await serveDir(request("/missing"), { root }), 404);
+
+    const failed = await serveDir(
+      request("/digits.txt", { headers: { "if-match": '"x"' } }),
+      { root },
+    );
+    assertEquals(await expectText(failed, 412), "Precondition Failed");
+    assertEquals(calls.at(-1)![2].get("if-match"), '"x"');
     const count = calls.length;
     await expectText(await serveDir(request("/..%2f"), { root }), 400);
     await expectText(

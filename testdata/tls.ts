@@ -2,16 +2,6 @@
 // A self-signed certificate for localhost and 127.0.0.1, made with openssl;
 // shared by the tests that serve HTTPS.
 
-/** Whether `openssl` can be run here. */
-export function hasOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Writes `cert.pem` and `key.pem` into `dir`: a P-256 end-entity certificate
  * (rustls refuses a CA certificate as a server's own) valid for a day.
