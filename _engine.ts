@@ -30,8 +30,34 @@
 
 import type { CloseReason, ServeHandler, ServeHandlerInfo } from "./types.ts";
 
-/** What the lifetime layer learns from, and tells, one served connection. */
-export interface ConnectionHooks {
+/**
+ * What the lifetime layer learns from one request on a connection: on
+ * HTTP/1.1 the connection's current request, on HTTP/2 one stream. Returned
+ * by {@linkcode ConnectionHooks.requestStart}.
+ */
+export interface RequestHooks {
+  /** The handler returned a response; it is being sent. */
+  responseStart(): void;
+  /** The response has been sent completely, or the request failed. */
+  requestEnd(): void;
+  /**
+   * Overrides the stall and request timeouts for this request
+   * (`info.setTimeout()`); `0` disables them. {@linkcode RequestInfo}
+   * validates `ms` before it calls this.
+   */
+  setRequestTimeout(ms: number): void;
+}
+
+/**
+ * What the lifetime layer learns from, and tells, one served connection.
+ *
+ * A connection may carry several requests at once (HTTP/2 streams): each
+ * `requestStart()` returns the hooks of that request. While no other
+ * request is open, those are the connection hooks themselves, so an engine
+ * that serves one request at a time (HTTP/1.1) may call `responseStart()`,
+ * `requestEnd()` and `setRequestTimeout()` on the connection hooks.
+ */
+export interface ConnectionHooks extends RequestHooks {
   /** The client's address. */
   readonly remoteAddr: Deno.NetAddr;
   /**
@@ -43,28 +69,26 @@ export interface ConnectionHooks {
   headStart(): void;
   /**
    * A request head is complete and the handler is about to run (state
-   * `active`). Counts the request.
+   * `active`). Counts the request. While any request is open the
+   * connection is never idle.
    *
    * @param immediate `true` when the engine awaited nothing and ran no user
    * code since `headStart()` (the head came in one read): the time it
    * stamped still stands, and the clock is not read again.
+   * @returns The hooks of this request.
    */
-  requestStart(immediate?: boolean): void;
+  requestStart(immediate?: boolean): RequestHooks;
   /**
    * The engine waits for request body bytes from the client (`true`) or has
    * stopped waiting (`false`). While it waits, `idleTimeout` applies in state
    * `active`; a handler computing without reading is never idle.
    */
   bodyWait(waiting: boolean): void;
-  /** The handler returned a response; it is being sent (state `writing`). */
-  responseStart(): void;
-  /** The response has been sent completely (state `idle`). */
-  requestEnd(): void;
   /**
    * Whether the response being prepared must end the connection: the server
    * shuts down, or `maxRequestsPerConnection` was reached. The engine then
-   * sends `Connection: close` and closes the connection after the response.
-   * Read it when the response head is written.
+   * sends `Connection: close` (HTTP/2: `GOAWAY`) and closes the connection
+   * after the response. Read it when the response head is written.
    */
   readonly mustClose: boolean;
   /**
@@ -72,12 +96,6 @@ export interface ConnectionHooks {
    * `"timeout=64"`), or `""` to send none.
    */
   readonly keepAlive: string;
-  /**
-   * Overrides the stall and request timeouts for the current request
-   * (`info.setTimeout()`); `0` disables them. {@linkcode RequestInfo}
-   * validates `ms` before it calls this.
-   */
-  setRequestTimeout(ms: number): void;
   /**
    * The connection ended, for the given reason (state `closed`). A call
    * after the lifetime layer closed the connection itself (through
@@ -284,10 +302,16 @@ export function checkRequestTimeout(ms: unknown): number {
  */
 export abstract class RequestInfo implements ServeHandlerInfo {
   readonly #hooks: ConnectionHooks;
+  readonly #request: RequestHooks;
 
-  /** @param hooks The connection's hooks. */
-  constructor(hooks: ConnectionHooks) {
+  /**
+   * @param hooks The connection's hooks.
+   * @param request The request's hooks (`hooks.requestStart()`); by
+   * default the connection's own request.
+   */
+  constructor(hooks: ConnectionHooks, request: RequestHooks = hooks) {
     this.#hooks = hooks;
+    this.#request = request;
   }
 
   /** The address of the client. */
@@ -306,7 +330,7 @@ export abstract class RequestInfo implements ServeHandlerInfo {
    * @throws {TypeError} If `ms` is not a number.
    */
   setTimeout(ms: number): void {
-    this.#hooks.setRequestTimeout(checkRequestTimeout(ms));
+    this.#request.setRequestTimeout(checkRequestTimeout(ms));
   }
 }
 

@@ -28,6 +28,13 @@
  *
  * An override of `0` stops the stall and request timers of that request.
  *
+ * A connection may carry several requests at once (HTTP/2 streams). It is
+ * `active` while any handler runs, `writing` while every open request has
+ * its response and some are still being sent, and `idle` only once no
+ * request is open. Each request has its own request timer and override;
+ * the connection's own fields serve the first open request, and a
+ * {@linkcode Stream} record each further one.
+ *
  * The table has one shutdown phase: `"serving"`, then `"draining"` (every
  * response says `Connection: close`; idle connections go after the grace),
  * then possibly `"closing"` (everything goes at once).
@@ -36,7 +43,11 @@
  */
 
 import { TimerList, TimerNode } from "./timer_list.ts";
-import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
+import type {
+  ConnectionHooks,
+  EngineConnection,
+  RequestHooks,
+} from "./_engine.ts";
 import type { ResolvedLifetime } from "./_options.ts";
 import type {
   CloseReason,
@@ -133,14 +144,15 @@ export function stallTimer(
  * @param conn The connection.
  * @param options The resolved timeouts.
  * @param header The deadline of its header timer, or `undefined`.
- * @param request The deadline of its request timer, or `undefined`.
+ * @param request The soonest request timer of its open requests (deadline
+ * and duration), or `undefined`.
  * @returns Which timer, its deadline and its duration.
  */
 export function timerInForce(
   conn: PolicyInput,
   options: ResolvedLifetime,
   header: number | undefined,
-  request: number | undefined,
+  request: { deadline: number; duration: number } | undefined,
 ): ActiveTimer | undefined {
   let first: ActiveTimer | undefined;
   const consider = (kind: TimerKind, deadline: number, duration: number) => {
@@ -152,14 +164,54 @@ export function timerInForce(
     consider("headerTimeout", header, options.headerTimeout);
   }
   if (request !== undefined) {
-    const duration = conn.override > 0 ? conn.override : options.requestTimeout;
-    consider("requestTimeout", request, duration);
+    consider("requestTimeout", request.deadline, request.duration);
   }
   const stall = stallTimer(conn, options.idleTimeout);
   if (stall.duration > 0 && stall.running) {
     consider("idle", conn.lastActivity + stall.duration, stall.duration);
   }
   return first;
+}
+
+/** What owns a request timer: a connection's first request, or a stream. */
+type RequestSlot = Connection | Stream;
+
+/**
+ * A request that opened while another was open on the same connection (an
+ * HTTP/2 stream): its own start, override and request timer.
+ */
+class Stream implements RequestHooks {
+  readonly conn: Connection;
+  readonly startedAt: number;
+  /** `info.setTimeout()` of this request; -1: none. */
+  override = -1;
+  responded = false;
+  ended = false;
+  readonly requestNode: TimerNode<RequestSlot>;
+
+  constructor(conn: Connection, startedAt: number) {
+    this.conn = conn;
+    this.startedAt = startedAt;
+    this.requestNode = new TimerNode<RequestSlot>(this);
+  }
+
+  responseStart(): void {
+    if (this.responded || this.ended) return;
+    this.responded = true;
+    this.conn.handling--;
+    this.conn.settleState();
+  }
+
+  requestEnd(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (!this.responded) this.conn.handling--;
+    this.conn.endStream(this);
+  }
+
+  setRequestTimeout(ms: number): void {
+    if (!this.ended) this.conn.table.overrideStream(this, ms);
+  }
 }
 
 /**
@@ -174,6 +226,16 @@ class Connection implements ConnectionHooks, PolicyInput {
   lastActivity: number;
   requestStartedAt = 0;
   requests = 0;
+  /** Open requests (HTTP/2: streams). */
+  streams = 0;
+  /** Open requests whose handler has not returned yet. */
+  handling = 0;
+  /** Whether the connection's own request slot is taken. */
+  firstOpen = false;
+  /** Whether the request in the connection's own slot has responded. */
+  firstResponded = false;
+  /** The further open requests, made when the first is taken. */
+  more: Set<Stream> | null = null;
   bodyWaiting = false;
   /** Whether the engine reports bytes; else only request-level events. */
   readonly tracksBytes: boolean;
@@ -182,8 +244,8 @@ class Connection implements ConnectionHooks, PolicyInput {
   engine: EngineConnection | undefined;
   readonly idleNode: TimerNode<Connection>;
   readonly headerNode: TimerNode<Connection>;
-  readonly requestNode: TimerNode<Connection>;
-  readonly #table: ConnectionTable;
+  readonly requestNode: TimerNode<RequestSlot>;
+  readonly table: ConnectionTable;
 
   constructor(
     table: ConnectionTable,
@@ -191,19 +253,19 @@ class Connection implements ConnectionHooks, PolicyInput {
     remoteAddr: Deno.NetAddr,
     tracksBytes: boolean,
   ) {
-    this.#table = table;
+    this.table = table;
     this.id = id;
     this.remoteAddr = remoteAddr;
     this.tracksBytes = tracksBytes;
     this.openedAt = this.lastActivity = table.now();
     this.idleNode = new TimerNode(this);
     this.headerNode = new TimerNode(this);
-    this.requestNode = new TimerNode(this);
+    this.requestNode = new TimerNode<RequestSlot>(this);
   }
 
   get mustClose(): boolean {
-    const max = this.#table.options.maxRequestsPerConnection;
-    return this.#table.phase !== "serving" || (max > 0 && this.requests >= max);
+    const max = this.table.options.maxRequestsPerConnection;
+    return this.table.phase !== "serving" || (max > 0 && this.requests >= max);
   }
 
   get keepAlive(): string {
@@ -211,56 +273,96 @@ class Connection implements ConnectionHooks, PolicyInput {
     // timeout from it, and the runtime's header path is not cheap (the
     // native engine measured 12-13 µs per request with it on every
     // response against 9.4 µs without).
-    return this.requests <= 1 ? this.#table.keepAlive : "";
+    return this.requests <= 1 ? this.table.keepAlive : "";
   }
 
   touch(): void {
-    this.lastActivity = this.#table.now();
+    this.lastActivity = this.table.now();
   }
 
   headStart(): void {
-    this.lastActivity = this.#table.now();
+    this.lastActivity = this.table.now();
     if (this.state === "reading") return;
-    if (this.state === "idle") this.#table.startHeaderTimer(this);
-    this.#table.setState(this, "reading");
+    if (this.state === "idle") this.table.startHeaderTimer(this);
+    this.table.setState(this, "reading");
   }
 
-  requestStart(immediate = false): void {
+  requestStart(immediate = false): RequestHooks {
     const now = immediate
       ? this.lastActivity
-      : this.lastActivity = this.#table.now();
+      : this.lastActivity = this.table.now();
     this.requests++;
-    this.requestStartedAt = now;
-    this.#table.requestStarted(this);
-    this.#table.setState(this, "active");
+    this.streams++;
+    this.table.streams++;
+    this.handling++;
+    let request: RequestHooks = this;
+    if (!this.firstOpen) {
+      this.firstOpen = true;
+      this.firstResponded = false;
+      this.requestStartedAt = now;
+      this.table.requestStarted(this);
+    } else {
+      const stream = new Stream(this, now);
+      (this.more ??= new Set()).add(stream);
+      this.table.streamStarted(stream);
+      request = stream;
+    }
+    this.table.setState(this, "active");
+    return request;
   }
 
   bodyWait(waiting: boolean): void {
-    this.lastActivity = this.#table.now();
+    this.lastActivity = this.table.now();
     this.bodyWaiting = waiting;
   }
 
   responseStart(): void {
+    if (!this.firstOpen || this.firstResponded) return;
+    this.firstResponded = true;
+    this.handling--;
     // Only an engine that reports bytes runs a stall timer while writing.
     // (The clock is read: a handler may have computed for a long time.)
-    if (this.tracksBytes) this.lastActivity = this.#table.now();
+    if (this.tracksBytes) this.lastActivity = this.table.now();
     this.bodyWaiting = false;
-    this.#table.setState(this, "writing");
+    this.settleState();
   }
 
   requestEnd(): void {
-    this.lastActivity = this.#table.now();
+    if (!this.firstOpen) return;
+    this.firstOpen = false;
+    if (!this.firstResponded) this.handling--;
+    this.lastActivity = this.table.now();
     this.bodyWaiting = false;
-    this.#table.requestEnded(this);
-    this.#table.setState(this, "idle");
+    this.streams--;
+    this.table.streams--;
+    this.table.requestEnded(this);
+    this.settleState();
+  }
+
+  /** A further request ended. */
+  endStream(stream: Stream): void {
+    this.more?.delete(stream);
+    this.lastActivity = this.table.now();
+    this.streams--;
+    this.table.streams--;
+    this.table.streamEnded(stream);
+    this.settleState();
+  }
+
+  /** The state its open requests put the connection in. */
+  settleState(): void {
+    this.table.setState(
+      this,
+      this.streams === 0 ? "idle" : this.handling > 0 ? "active" : "writing",
+    );
   }
 
   setRequestTimeout(ms: number): void {
-    this.#table.overrideRequest(this, ms);
+    if (this.firstOpen) this.table.overrideRequest(this, ms);
   }
 
   closed(reason: CloseReason): void {
-    this.#table.remove(this, reason);
+    this.table.remove(this, reason);
   }
 }
 
@@ -301,10 +403,12 @@ export class ConnectionTable {
   readonly #finishing = new Set<Promise<void>>();
   readonly #idle = new TimerList<Connection>();
   readonly #header = new TimerList<Connection>();
-  readonly #request = new TimerList<Connection>();
+  readonly #request = new TimerList<RequestSlot>();
   #nextId = 1;
   #accepted = 0;
   #requests = 0;
+  /** Open requests over every connection. */
+  streams = 0;
   readonly #closed = zeroReasons();
   readonly #open = { new: 0, reading: 0, active: 0, writing: 0, idle: 0 };
   readonly #refreshIdle = (node: TimerNode<Connection>, now: number) =>
@@ -425,7 +529,7 @@ export class ConnectionTable {
     }
   }
 
-  /** `info.setTimeout(ms)` of the request in flight. */
+  /** `info.setTimeout(ms)` of the connection's first open request. */
   overrideRequest(conn: Connection, ms: number): void {
     // Only a request in flight can be given other timeouts: a late call
     // (after the response was sent) must not touch the idle timers.
@@ -439,7 +543,28 @@ export class ConnectionTable {
     this.#place(this.#idle, conn.idleNode, conn.lastActivity + ms);
   }
 
-  #place(list: TimerList<Connection>, node: TimerNode<Connection>, at: number) {
+  /** A further request opened: its own request timer. */
+  streamStarted(stream: Stream): void {
+    this.#requests++;
+    const { requestTimeout } = this.options;
+    if (requestTimeout > 0) {
+      this.#request.add(stream.requestNode, stream.startedAt + requestTimeout);
+    }
+  }
+
+  /** A further request ended. */
+  streamEnded(stream: Stream): void {
+    this.#request.remove(stream.requestNode);
+  }
+
+  /** `info.setTimeout(ms)` of a further request: its request timer only. */
+  overrideStream(stream: Stream, ms: number): void {
+    stream.override = ms;
+    if (ms === 0) this.#request.remove(stream.requestNode);
+    else this.#place(this.#request, stream.requestNode, stream.startedAt + ms);
+  }
+
+  #place<T>(list: TimerList<T>, node: TimerNode<T>, at: number) {
     if (node.linked) list.adjust(node, at);
     else list.add(node, at);
   }
@@ -464,11 +589,30 @@ export class ConnectionTable {
    * {@linkcode timerInForce}); `undefined` when no timer runs.
    */
   timer(conn: Connection): ActiveTimer | undefined {
+    let request: { deadline: number; duration: number } | undefined;
+    const { requestTimeout } = this.options;
+    if (conn.requestNode.linked) {
+      request = {
+        deadline: conn.requestNode.deadline,
+        duration: conn.override > 0 ? conn.override : requestTimeout,
+      };
+    }
+    if (conn.more !== null) {
+      for (const stream of conn.more) {
+        const node = stream.requestNode;
+        if (node.linked && (!request || node.deadline < request.deadline)) {
+          request = {
+            deadline: node.deadline,
+            duration: stream.override > 0 ? stream.override : requestTimeout,
+          };
+        }
+      }
+    }
     return timerInForce(
       conn,
       this.options,
       conn.headerNode.linked ? conn.headerNode.deadline : undefined,
-      conn.requestNode.linked ? conn.requestNode.deadline : undefined,
+      request,
     );
   }
 
@@ -488,7 +632,11 @@ export class ConnectionTable {
       if (this.#kill(node.value, "headerTimeout")) closed++;
     }
     for (const node of this.#request.expire(now)) {
-      if (this.#kill(node.value, "requestTimeout")) closed++;
+      // A stream over its time takes its connection with it: an engine
+      // cannot end one stream on the lifetime layer's word.
+      const slot = node.value;
+      const conn = slot instanceof Stream ? slot.conn : slot;
+      if (this.#kill(conn, "requestTimeout")) closed++;
     }
     for (const node of this.#idle.expire(now, this.#refreshIdle)) {
       if (this.#kill(node.value, "idle")) closed++;
@@ -561,7 +709,13 @@ export class ConnectionTable {
     this.#header.remove(conn.headerNode);
     this.#request.remove(conn.requestNode);
     this.#idle.remove(conn.idleNode);
+    if (conn.more !== null) {
+      for (const stream of conn.more) this.#request.remove(stream.requestNode);
+      conn.more = null;
+    }
     this.#open[conn.state as OpenState]--;
+    this.streams -= conn.streams;
+    conn.streams = 0;
     conn.state = "closed";
     this.#conns.delete(conn);
     this.#closed[reason]++;
@@ -625,6 +779,7 @@ export class ConnectionTable {
       open: { total: this.#conns.size, ...this.#open },
       accepted: this.#accepted,
       requests: this.#requests,
+      streams: this.streams,
       closed: { ...this.#closed },
       shuttingDown: this.phase !== "serving",
     };
@@ -650,6 +805,7 @@ export class ConnectionTable {
         timeoutMs: timer?.duration ?? null,
         timer: timer?.kind ?? null,
         requests: conn.requests,
+        streams: conn.streams,
       });
     }
     return list.sort((a, b) =>

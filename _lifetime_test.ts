@@ -35,12 +35,12 @@ function setup(options: LifetimeOptions = {}) {
     onState: (e) => events.push(e),
     onEmpty: () => empty++,
   });
-  const open = () => {
+  const open = (tracksBytes = true) => {
     let fake!: FakeEngineConnection;
     const hooks = table.open(
       ADDR,
       (h) => fake = new FakeEngineConnection(h),
-      true,
+      tracksBytes,
     );
     return { hooks, fake };
   };
@@ -414,4 +414,86 @@ Deno.test("ConnectionTable reads the clock at responseStart(): a long synchronou
   assertEquals(fake.closedWith, undefined);
   table.tick(1_600);
   assertEquals(fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable never counts a connection with an open stream as idle", () => {
+  // An HTTP/2 connection on an engine that sees requests, not bytes.
+  const { clock, table, open } = setup({
+    idleTimeout: 1_500,
+    headerTimeout: 0,
+  });
+  const { hooks, fake } = open(false);
+  const a = hooks.requestStart(); // t=1000
+  const b = hooks.requestStart();
+  assertEquals(table.stats("native").streams, 2);
+  clock.t = 1_500;
+  a.responseStart();
+  a.requestEnd();
+  assertEquals(table.connections(clock.t)[0].state, "active");
+  assertEquals(table.connections(clock.t)[0].streams, 1);
+  clock.t = 3_900; // 2.4 s after the first stream ended
+  assertEquals(table.tick(clock.t), 0);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 5_000;
+  b.responseStart();
+  assertEquals(table.connections(clock.t)[0].state, "writing");
+  b.requestEnd();
+  assertEquals(table.connections(clock.t)[0].state, "idle");
+  assertEquals(table.stats("native").streams, 0);
+  clock.t = 6_499;
+  assertEquals(table.tick(clock.t), 0);
+  clock.t = 6_500;
+  assertEquals(table.tick(clock.t), 1);
+  assertEquals(fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable runs requestTimeout per stream, from each stream's start", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 0,
+    headerTimeout: 0,
+    requestTimeout: 1_000,
+  });
+  const { hooks, fake } = open(false);
+  const a = hooks.requestStart(); // t=1000, due 2000
+  clock.t = 1_600;
+  hooks.requestStart(); // due 2600
+  clock.t = 1_900;
+  a.responseStart();
+  a.requestEnd();
+  const [info] = table.connections(clock.t);
+  assertEquals(info.timer, "requestTimeout");
+  assertEquals(info.remainingMs, 700);
+  assertEquals(info.timeoutMs, 1_000);
+  clock.t = 2_599;
+  assertEquals(table.tick(clock.t), 0);
+  clock.t = 2_600;
+  assertEquals(table.tick(clock.t), 1);
+  assertEquals(fake.closedWith, "requestTimeout");
+  assertEquals(table.stats("native").streams, 0);
+});
+
+Deno.test("ConnectionTable applies info.setTimeout() to its own stream only", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 0,
+    headerTimeout: 0,
+    requestTimeout: 1_000,
+  });
+  const { hooks, fake } = open(false);
+  const first = hooks.requestStart();
+  const sse = hooks.requestStart();
+  sse.setRequestTimeout(0); // an event stream: no request timeout
+  first.setRequestTimeout(300);
+  clock.t = 1_299;
+  assertEquals(table.tick(clock.t), 0);
+  first.responseStart();
+  first.requestEnd(); // its override goes with it
+  clock.t = 60_000;
+  assertEquals(table.tick(clock.t), 0);
+  assertEquals(fake.closedWith, undefined);
+  assertEquals(table.connections(clock.t)[0].timer, null);
+  const third = hooks.requestStart(); // the first slot again, due 61000
+  third.setRequestTimeout(100); // due 60100
+  clock.t = 60_100;
+  assertEquals(table.tick(clock.t), 1);
+  assertEquals(fake.closedWith, "requestTimeout");
 });

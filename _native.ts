@@ -407,11 +407,11 @@ export async function probeNativeEngine(
 
 /** Hooks for a probe connection, recording the events. */
 function probeHooks(mustClose: boolean, events: string[]): ConnectionHooks {
-  return {
+  const hooks: ConnectionHooks = {
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 0 },
     touch: noop,
     headStart: noop,
-    requestStart: () => events.push("requestStart"),
+    requestStart: () => (events.push("requestStart"), hooks),
     bodyWait: noop,
     responseStart: () => events.push("responseStart"),
     requestEnd: () => events.push("requestEnd"),
@@ -420,6 +420,7 @@ function probeHooks(mustClose: boolean, events: string[]): ConnectionHooks {
     setRequestTimeout: noop,
     closed: (reason) => events.push(`closed:${reason}`),
   };
+  return hooks;
 }
 
 /** Reads one response with a `content-length` (or until EOF), as text. */

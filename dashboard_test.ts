@@ -15,6 +15,7 @@ function fakeStats(overrides: Partial<ServerStats> = {}): ServerStats {
     open: { total: 2, new: 0, reading: 0, active: 1, writing: 0, idle: 1 },
     accepted: 7,
     requests: 11,
+    streams: 1,
     closed: {
       idle: 3,
       headerTimeout: 1,
@@ -41,6 +42,7 @@ const CONNECTIONS: ConnectionInfo[] = [
     timeoutMs: 3000,
     timer: "idle",
     requests: 1,
+    streams: 0,
   },
   {
     id: 5,
@@ -52,6 +54,7 @@ const CONNECTIONS: ConnectionInfo[] = [
     timeoutMs: null,
     timer: null,
     requests: 1,
+    streams: 0,
   },
   {
     id: 6,
@@ -63,6 +66,7 @@ const CONNECTIONS: ConnectionInfo[] = [
     timeoutMs: 10000,
     timer: "headerTimeout",
     requests: 0,
+    streams: 0,
   },
 ];
 

@@ -111,6 +111,11 @@ export interface ConnectionInfo {
   readonly timer: "idle" | "headerTimeout" | "requestTimeout" | null;
   /** Requests started on this connection. */
   readonly requests: number;
+  /**
+   * Requests open on it now: at most 1 on HTTP/1.1, one per open stream on
+   * HTTP/2.
+   */
+  readonly streams: number;
 }
 
 /** Counters and gauges of a server. */
@@ -130,6 +135,8 @@ export interface ServerStats {
   readonly accepted: number;
   /** Requests started since the server started. */
   readonly requests: number;
+  /** Requests open now, over every connection (HTTP/2: open streams). */
+  readonly streams: number;
   /** Connections closed since the server started, by reason. */
   readonly closed: Readonly<Record<CloseReason, number>>;
   /** Whether a graceful shutdown is under way or done. */

@@ -68,7 +68,9 @@ class MinimalHooks implements ConnectionHooks {
   }
   touch(): void {}
   headStart(): void {}
-  requestStart(): void {}
+  requestStart(): this {
+    return this;
+  }
   bodyWait(): void {}
   responseStart(): void {}
   requestEnd(): void {}
