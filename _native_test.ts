@@ -7,8 +7,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
-import type { CloseReason, ServeHandler } from "./types.ts";
+import type { Engine, EngineConnection } from "./_engine.ts";
+import type { ServeHandler } from "./types.ts";
 import {
   createNativeEngine,
   findServeHttpOnConnection,
@@ -16,90 +16,36 @@ import {
   type ServeOnConn,
 } from "./_native.ts";
 import { serve } from "./server.ts";
+import { type Recorder, recorder, serveLoopback } from "./testdata/hooks.ts";
 
 const encoder = new TextEncoder();
 const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-/** Stub hooks that record every call. */
-class StubHooks implements ConnectionHooks {
-  readonly remoteAddr: Deno.NetAddr;
-  readonly calls: string[] = [];
-  readonly timeouts: number[] = [];
-  mustClose = false;
-  keepAlive = "";
-  reason: CloseReason | undefined;
-
-  constructor(remoteAddr: Deno.NetAddr) {
-    this.remoteAddr = remoteAddr;
-  }
-  touch(): void {
-    this.calls.push("touch");
-  }
-  headStart(): void {
-    this.calls.push("headStart");
-  }
-  requestStart(): void {
-    this.calls.push("requestStart");
-  }
-  bodyWait(waiting: boolean): void {
-    this.calls.push(`bodyWait:${waiting}`);
-  }
-  responseStart(): void {
-    this.calls.push("responseStart");
-  }
-  requestEnd(): void {
-    this.calls.push("requestEnd");
-  }
-  setRequestTimeout(ms: number): void {
-    this.timeouts.push(ms);
-  }
-  closed(reason: CloseReason): void {
-    this.calls.push(`closed:${reason}`);
-    this.reason = reason;
-  }
-}
-
 interface Setup extends AsyncDisposable {
   client: Deno.Conn;
-  hooks: StubHooks;
+  hooks: Recorder;
   connection: EngineConnection;
   errors: unknown[];
 }
 
-/** One served connection and its raw client. */
+/** One connection served by the native engine, and its raw client. */
 async function setup(
   handler: ServeHandler,
-  configure: (hooks: StubHooks) => void = () => {},
+  configure: (hooks: Recorder) => void = () => {},
+  engine: Engine = createNativeEngine(),
 ): Promise<Setup> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
+  const server = serveLoopback(engine, handler, {
+    setup: configure,
+    onError: () => new Response("handled", { status: 500 }),
   });
-  const conn = await accepted;
-  listener.close();
-  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
-  configure(hooks);
-  const errors: unknown[] = [];
-  const connection = createNativeEngine().serve(conn, hooks, handler, (e) => {
-    errors.push(e);
-    return new Response("handled", { status: 500 });
-  });
+  const client = await server.connect();
+  const { hooks, connection } = await server.next();
   return {
     client,
     hooks,
     connection,
-    errors,
-    async [Symbol.asyncDispose]() {
-      connection.close("shutdown");
-      await connection.finished;
-      try {
-        client.close();
-      } catch {
-        // Closed by the test.
-      }
-    },
+    errors: server.errors,
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
   };
 }
 
@@ -120,33 +66,34 @@ async function readResponse(conn: Deno.Conn): Promise<string> {
   }
 }
 
+/** Reads until the text read (after `sofar`) contains `needle`. */
+async function readUntil(
+  conn: Deno.Conn,
+  needle: string,
+  sofar = "",
+): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(8192);
+  let text = sofar;
+  while (!text.includes(needle)) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error(`EOF before ${JSON.stringify(needle)}`);
+    text += decoder.decode(buffer.subarray(0, n));
+  }
+  return text;
+}
+
 async function request(conn: Deno.Conn, raw = GET): Promise<string> {
   await conn.write(encoder.encode(raw));
   return await readResponse(conn);
 }
 
-/** Resolves to `"eof"` when the peer closes, `"open"` if it does not within `ms`. */
-async function readEof(conn: Deno.Conn, ms = 1000): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const read = conn.read(new Uint8Array(64)).then(
+/** Resolves to `"eof"` when the peer closes (or resets), `"data"` if bytes come. */
+async function readEof(conn: Deno.Conn): Promise<string> {
+  return await conn.read(new Uint8Array(64)).then(
     (n) => n === null ? "eof" : "data",
     () => "eof",
   );
-  const result = await Promise.race([
-    read,
-    new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve("open"), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  return result;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assert(condition(), "condition not met within 1 s");
 }
 
 function header(response: string, name: string): string | null {
@@ -216,14 +163,14 @@ Deno.test("native engine reports the hook sequence of two keep-alive requests", 
   const first = await request(s.client);
   assertMatch(first, /^HTTP\/1\.1 200 /);
   assert(first.endsWith("r1"));
-  await until(() => s.hooks.calls.length === 3);
+  await s.hooks.waitFor("requestEnd");
   const second = await request(s.client);
   assert(second.endsWith("r2"));
-  await until(() => s.hooks.calls.length === 6);
+  await s.hooks.waitFor("requestEnd", 2);
   assertEquals(header(second, "connection"), null);
   s.client.close();
   await s.connection.finished;
-  assertEquals(s.hooks.calls, [
+  assertEquals(s.hooks.events, [
     "requestStart",
     "responseStart",
     "requestEnd",
@@ -244,8 +191,8 @@ Deno.test("native engine sends Connection: close and closes when mustClose", asy
   assertEquals(header(response, "connection"), "close");
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.reason, "done");
-  assertEquals(s.hooks.calls.filter((c) => c.startsWith("closed")).length, 1);
+  assertEquals(s.hooks.closedReason, "done");
+  assertEquals(s.hooks.events.filter((c) => c.startsWith("closed")).length, 1);
 });
 
 Deno.test("native engine sends the Keep-Alive header and keeps the connection", async () => {
@@ -266,23 +213,23 @@ Deno.test("native engine close() closes an idle connection with its reason", asy
   s.connection.close("shutdown"); // idempotent: the first reason stays
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.reason, "idle");
-  assertEquals(s.hooks.calls.at(-1), "closed:idle");
+  assertEquals(s.hooks.closedReason, "idle");
+  assertEquals(s.hooks.events.at(-1), "closed:idle");
 });
 
 Deno.test("native engine close() aborts a request in flight", async () => {
   const { promise: never } = Promise.withResolvers<Response>();
-  let entered = false;
+  const entered = Promise.withResolvers<void>();
   await using s = await setup(() => {
-    entered = true;
+    entered.resolve();
     return never;
   });
   await s.client.write(encoder.encode(GET));
-  await until(() => entered);
+  await entered.promise;
   s.connection.close("requestTimeout");
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.calls, ["requestStart", "closed:requestTimeout"]);
+  assertEquals(s.hooks.events, ["requestStart", "closed:requestTimeout"]);
 });
 
 Deno.test("native engine closeIdle() closes an idle connection at once", async () => {
@@ -291,18 +238,18 @@ Deno.test("native engine closeIdle() closes an idle connection at once", async (
   s.connection.closeIdle();
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.reason, "done");
+  assertEquals(s.hooks.closedReason, "done");
 });
 
 Deno.test("native engine closeIdle() on a busy connection closes after the response", async () => {
   const { promise: respond, resolve } = Promise.withResolvers<Response>();
-  let entered = false;
+  const entered = Promise.withResolvers<void>();
   await using s = await setup(() => {
-    entered = true;
+    entered.resolve();
     return respond;
   });
   await s.client.write(encoder.encode(GET));
-  await until(() => entered);
+  await entered.promise;
   s.connection.closeIdle();
   resolve(new Response("last"));
   const response = await readResponse(s.client);
@@ -310,7 +257,7 @@ Deno.test("native engine closeIdle() on a busy connection closes after the respo
   assertEquals(header(response, "connection"), "close");
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.reason, "done");
+  assertEquals(s.hooks.closedReason, "done");
 });
 
 Deno.test("native engine adds headers to responses with immutable headers", async () => {
@@ -379,8 +326,9 @@ Deno.test("native engine hands handler errors and non-responses to onError", asy
   }
   assertEquals(s.errors.slice(0, 2), [boom, boom]);
   assertInstanceOf(s.errors[2], TypeError);
-  await until(() => s.hooks.calls.length === 9);
-  assertEquals(s.hooks.calls.filter((c) => c === "responseStart").length, 3);
+  await s.hooks.waitFor("requestEnd", 3);
+  assertEquals(s.hooks.events.length, 9);
+  assertEquals(s.hooks.events.filter((c) => c === "responseStart").length, 3);
 });
 
 Deno.test('native engine reports closed("error") for a closed connection', async () => {
@@ -393,7 +341,7 @@ Deno.test('native engine reports closed("error") for a closed connection', async
   const conn = await accepted;
   listener.close();
   conn.close();
-  const hooks = new StubHooks(client.localAddr as Deno.NetAddr);
+  const hooks = recorder(client.localAddr as Deno.NetAddr);
   const connection = createNativeEngine().serve(
     conn,
     hooks,
@@ -403,9 +351,9 @@ Deno.test('native engine reports closed("error") for a closed connection', async
   connection.close("idle"); // before the end: the reason wins over "error"
   await connection.finished;
   client.close();
-  assertEquals(hooks.calls, ["closed:idle"]);
+  assertEquals(hooks.events, ["closed:idle"]);
 
-  const hooks2 = new StubHooks(client.localAddr as Deno.NetAddr);
+  const hooks2 = recorder(client.localAddr as Deno.NetAddr);
   const connection2 = createNativeEngine().serve(
     conn,
     hooks2,
@@ -413,44 +361,34 @@ Deno.test('native engine reports closed("error") for a closed connection', async
     () => new Response("e"),
   );
   await connection2.finished;
-  assertEquals(hooks2.calls, ["closed:error"]);
+  assertEquals(hooks2.events, ["closed:error"]);
 });
 
 Deno.test("native engine serves Deno fetch with keep-alive reuse", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const engine = createNativeEngine();
-  const served: { hooks: StubHooks; connection: EngineConnection }[] = [];
-  const loop = (async () => {
-    for await (const conn of listener) {
-      const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
-      hooks.keepAlive = "timeout=5";
-      const connection = engine.serve(
-        conn,
-        hooks,
-        async (req) => new Response(`echo ${await req.text()}`),
-        () => new Response("e", { status: 500 }),
-      );
-      served.push({ hooks, connection });
-    }
-  })();
+  const server = serveLoopback(
+    createNativeEngine(),
+    async (req) => new Response(`echo ${await req.text()}`),
+    {
+      setup: (hooks) => hooks.keepAlive = "timeout=5",
+      onError: () => new Response("e", { status: 500 }),
+    },
+  );
   const client = Deno.createHttpClient({});
-  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+  const url = `http://127.0.0.1:${server.port}/`;
   try {
     for (const body of ["a", "b", "c"]) {
       const res = await fetch(url, { method: "POST", body, client });
       assertEquals(res.headers.get("keep-alive"), "timeout=5");
       assertEquals(await res.text(), `echo ${body}`);
     }
-    assertEquals(served.length, 1);
-    await until(() => served[0].hooks.calls.length === 9);
+    assertEquals(server.accepted.length, 1);
+    await server.accepted[0].hooks.waitFor("requestEnd", 3);
+    assertEquals(server.accepted[0].hooks.events.length, 9);
   } finally {
-    for (const { connection } of served) connection.close("shutdown");
-    await Promise.all(served.map(({ connection }) => connection.finished));
-    listener.close();
-    await loop;
+    await server[Symbol.asyncDispose]();
     client.close();
   }
-  assertEquals(served[0].hooks.reason, "shutdown");
+  assertEquals(server.accepted[0].hooks.closedReason, "shutdown");
 });
 
 Deno.test("probeNativeEngine() passes on this runtime", async () => {
@@ -565,17 +503,17 @@ Deno.test("native engine reports requestEnd only after a streamed body is sent",
     )
   );
   await s.client.write(encoder.encode(GET));
-  await until(() => s.hooks.calls.includes("responseStart"));
-  // Give the runtime time to send the first chunk: the response is still open.
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  assertEquals(s.hooks.calls, ["requestStart", "responseStart"]);
+  // The first chunk is on the wire: the response is still open.
+  const first = await readUntil(s.client, "part1 ");
+  assertEquals(s.hooks.events, ["requestStart", "responseStart"]);
   push!.enqueue(encoder.encode("part2"));
   push!.close();
-  const response = await readResponse(s.client);
+  const response = await readUntil(s.client, "\r\n0\r\n\r\n", first);
   assertStringIncludes(response, "part1 ");
   assertStringIncludes(response, "part2");
-  await until(() => s.hooks.calls.length === 3);
-  assertEquals(s.hooks.calls.at(-1), "requestEnd");
+  await s.hooks.waitFor("requestEnd");
+  assertEquals(s.hooks.events.length, 3);
+  assertEquals(s.hooks.events.at(-1), "requestEnd");
 });
 
 Deno.test("probeNativeEngine() fails closed when the handler info changes shape", async () => {
@@ -615,30 +553,12 @@ Deno.test("native engine close() falls back to a graceful close when the runtime
       )
     ),
   });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: (listener.addr as Deno.NetAddr).port,
-  });
-  const conn = await accepted;
-  listener.close();
-  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
-  const connection = engine.serve(
-    conn,
-    hooks,
-    () => new Response("hi"),
-    () => new Response("e"),
-  );
-  try {
-    assert((await request(client)).endsWith("hi"));
-    connection.close("idle");
-    assertEquals(await readEof(client), "eof");
-    await connection.finished;
-    assertEquals(hooks.reason, "idle");
-  } finally {
-    client.close();
-  }
+  await using s = await setup(() => new Response("hi"), undefined, engine);
+  assert((await request(s.client)).endsWith("hi"));
+  s.connection.close("idle");
+  assertEquals(await readEof(s.client), "eof");
+  await s.connection.finished;
+  assertEquals(s.hooks.closedReason, "idle");
 });
 
 Deno.test('native engine reports "client" when the runtime ends HTTP/1.0 and malformed requests', async () => {
@@ -653,7 +573,7 @@ Deno.test('native engine reports "client" when the runtime ends HTTP/1.0 and mal
     assertMatch(response, new RegExp(`^HTTP/1\\.[01] ${status} `));
     assertEquals(await readEof(s.client), "eof");
     await s.connection.finished;
-    assertEquals(s.hooks.reason, "client");
+    assertEquals(s.hooks.closedReason, "client");
   }
 });
 
@@ -699,7 +619,7 @@ function echoOn(socket: WebSocket, text: string): Promise<string> {
 /** Served WebSocket connections with a Deno `WebSocket` client. */
 async function setupSocket(handler: ServeHandler): Promise<{
   socket: WebSocket;
-  hooks: StubHooks;
+  hooks: Recorder;
   connection: EngineConnection;
   closed: Promise<CloseEvent>;
   echo(text: string): Promise<string>;
@@ -714,7 +634,7 @@ async function setupSocket(handler: ServeHandler): Promise<{
   });
   const conn = await accepted;
   listener.close();
-  const hooks = new StubHooks(conn.remoteAddr as Deno.NetAddr);
+  const hooks = recorder(conn.remoteAddr as Deno.NetAddr);
   hooks.keepAlive = "timeout=5";
   const connection = createNativeEngine().serve(
     conn,
@@ -737,15 +657,16 @@ for (const delay of [-1, 20]) {
       echoSocket(delay),
     );
     assertEquals(await echo("a"), "echo:a");
-    // The runtime's per-connection server is gone by now; the socket stays.
+    // The runtime's per-connection server ends soon after the upgrade (no
+    // event tells when): the socket must outlive it.
     await new Promise((resolve) => setTimeout(resolve, 50));
     assertEquals(await echo("b"), "echo:b");
-    assertEquals(hooks.calls, ["requestStart", "responseStart"]);
+    assertEquals(hooks.events, ["requestStart", "responseStart"]);
     assertEquals(hooks.timeouts, [0]);
     socket.close(1000);
     assertEquals((await closed).code, 1000);
     await connection.finished;
-    assertEquals(hooks.calls, [
+    assertEquals(hooks.events, [
       "requestStart",
       "responseStart",
       "closed:client",
@@ -759,7 +680,7 @@ Deno.test("native engine close() closes an upgraded WebSocket at once", async ()
   connection.close("idle");
   await closed;
   await connection.finished;
-  assertEquals(hooks.reason, "idle");
+  assertEquals(hooks.closedReason, "idle");
 });
 
 Deno.test("native engine closeIdle() says goodbye to an upgraded WebSocket", async () => {
@@ -768,11 +689,12 @@ Deno.test("native engine closeIdle() says goodbye to an upgraded WebSocket", asy
   connection.closeIdle();
   assertEquals((await closed).code, 1001);
   await connection.finished;
-  assertEquals(hooks.reason, "done");
+  assertEquals(hooks.closedReason, "done");
 });
 
 Deno.test("native engine keeps a WebSocket past idleTimeout through serve()", async () => {
   const events: string[] = [];
+  const clientClosed = Promise.withResolvers<void>();
   const server = serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -785,6 +707,7 @@ Deno.test("native engine keeps a WebSocket past idleTimeout through serve()", as
       events.push(
         event.reason ? `${event.state}:${event.reason}` : event.state,
       );
+      if (event.reason === "client") clientClosed.resolve();
     },
   }, echoSocket());
   try {
@@ -803,7 +726,8 @@ Deno.test("native engine keeps a WebSocket past idleTimeout through serve()", as
     assertEquals(server.stats().open.total, 1);
     socket.close(1000);
     assertEquals((await closed).code, 1000);
-    await until(() => events.includes("closed:client"));
+    await clientClosed.promise;
+    assert(events.includes("closed:client"), events.join(", "));
     assertEquals(server.stats().open.total, 0);
     assertEquals(server.stats().closed.client, 1);
   } finally {
