@@ -10,7 +10,11 @@
 
 import type { Engine } from "./_engine.ts";
 import { createPortableEngine } from "./_portable.ts";
-import { createNativeEngine, probeNativeEngine } from "./_native.ts";
+import {
+  createNativeEngine,
+  findServeHttpOnConnection,
+  probeNativeEngine,
+} from "./_native.ts";
 
 /** The engine chosen and the reason, as `Server.engineReason` gives it. */
 export interface EngineChoice {
@@ -58,4 +62,33 @@ export function selectEngine(
         why: `the native engine is unavailable: ${probe.reason}`,
       }
   );
+}
+
+/**
+ * The protocols an engine speaks, as a TLS listener offers them (ALPN): the
+ * native engine HTTP/2 and HTTP/1.1 (as `Deno.serve` offers them), the
+ * portable engine HTTP/1.1 only.
+ *
+ * @param name The engine's name.
+ * @returns The ALPN protocol ids, preferred first.
+ */
+export function alpnProtocols(name: Engine["name"]): string[] {
+  return name === "native" ? ["h2", "http/1.1"] : ["http/1.1"];
+}
+
+/**
+ * The engine that a choice will most likely give, known at once: for
+ * `"auto"`, native when the runtime's entry point has the right shape (the
+ * self-check that follows may still fall back to portable).
+ *
+ * @param choice The `engine` option.
+ * @returns The engine's name.
+ */
+export function likelyEngine(
+  choice: "auto" | "portable" | "native",
+): Engine["name"] {
+  if (choice !== "auto") return choice;
+  return typeof findServeHttpOnConnection() === "function"
+    ? "native"
+    : "portable";
 }

@@ -19,7 +19,12 @@
 import { onSignals, shutdownSignals } from "./signals.ts";
 import { registerMetrics } from "./_metrics.ts";
 import { type Engine, type ErrorHandler, formatHost } from "./_engine.ts";
-import { type EngineChoice, selectEngine } from "./_engines.ts";
+import {
+  alpnProtocols,
+  type EngineChoice,
+  likelyEngine,
+  selectEngine,
+} from "./_engines.ts";
 import { ConnectionTable } from "./_lifetime.ts";
 import {
   type ResolvedOptions,
@@ -103,8 +108,11 @@ export interface ServerEnvironment {
   after(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer of `every()` or `after()`; `undefined` is ignored. */
   cancel(timer: TimerHandle): void;
-  /** Opens the listener. */
-  listen(options: ResolvedOptions["listen"]): Deno.Listener;
+  /**
+   * Opens the listener; a TLS listener offers `alpn` (the protocols of the
+   * engine).
+   */
+  listen(options: ResolvedOptions["listen"], alpn: string[]): Deno.Listener;
   /** Chooses the engine (`_engines.ts`). */
   selectEngine(
     choice: ResolvedOptions["engine"],
@@ -134,13 +142,18 @@ const REAL: ServerEnvironment = {
   cancel(timer) {
     if (timer !== undefined) clearTimeout(timer as number);
   },
-  listen({ port, hostname, reusePort, tls }) {
+  listen({ port, hostname, reusePort, tls }, alpn) {
     return tls === undefined
       ? Deno.listen({ port, hostname, reusePort })
       : Deno.listenTls(
-        { port, hostname, reusePort, cert: tls.cert, key: tls.key } as
-          & Deno.ListenTlsOptions
-          & Deno.TlsCertifiedKeyPem,
+        {
+          port,
+          hostname,
+          reusePort,
+          cert: tls.cert,
+          key: tls.key,
+          alpnProtocols: alpn,
+        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
       );
   },
   selectEngine,
@@ -192,7 +205,10 @@ class ReaperServer implements Server {
   readonly engine: Promise<"portable" | "native">;
   readonly engineReason: Promise<string>;
   readonly #env: ServerEnvironment;
-  readonly #listener: Deno.Listener;
+  #listener: Deno.Listener;
+  /** The protocols the listener offers (ALPN, TLS only). */
+  #alpn: string[];
+  readonly #listen: ResolvedOptions["listen"];
   readonly #table: ConnectionTable;
   readonly #channel = new Channel<ChannelEvent>();
   readonly #handler: ServeHandler;
@@ -206,6 +222,8 @@ class ReaperServer implements Server {
   #removeSignals: (() => void) | undefined;
   readonly #removeMetrics: () => void;
   #listening = true;
+  /** Whether the listener keeps the process alive (`ref()`/`unref()`). */
+  #refed = true;
   #signalsSeen = 0;
   #resolveFinished!: () => void;
   readonly #acceptDone: Promise<void>;
@@ -232,7 +250,9 @@ class ReaperServer implements Server {
       options.engine,
       options.maxHeaderSize,
     );
-    this.#listener = env.listen(options.listen);
+    this.#listen = options.listen;
+    this.#alpn = alpnProtocols(likelyEngine(options.engine));
+    this.#listener = env.listen(options.listen, this.#alpn);
     this.addr = this.#listener.addr as Deno.NetAddr;
 
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
@@ -303,6 +323,20 @@ class ReaperServer implements Server {
       console.error("Cannot start an HTTP engine:", error);
       this.#channel.send({ type: "close" });
       return;
+    }
+    if (!this.#listening) return;
+    const alpn = alpnProtocols(engine.name);
+    if (this.#listen.tls !== undefined && alpn.join() !== this.#alpn.join()) {
+      // "auto" fell back to an engine that speaks less than the listener
+      // offers: offer only what it speaks, on the same port. Nothing was
+      // accepted yet.
+      this.#listener.close();
+      this.#alpn = alpn;
+      this.#listener = this.#env.listen(
+        { ...this.#listen, port: this.addr.port },
+        alpn,
+      );
+      if (!this.#refed) this.#listener.unref();
     }
     let backoff = 0;
     while (this.#listening) {
@@ -446,10 +480,12 @@ class ReaperServer implements Server {
   }
 
   ref(): void {
+    this.#refed = true;
     this.#listener.ref();
   }
 
   unref(): void {
+    this.#refed = false;
     this.#listener.unref();
   }
 
