@@ -33,8 +33,6 @@ const HOSTCHAR: Uint8Array = /* @__PURE__ */ (() => {
   return t;
 })();
 
-/** Parse outcome: more bytes are needed. */
-export const INCOMPLETE = 0;
 /** Parse outcome: an HTTP/2 prior-knowledge preface; close without answer. */
 export const H2_PREFACE = 1;
 

@@ -295,20 +295,19 @@ class Connection implements ConnectionHooks, PolicyInput {
     this.streams++;
     this.table.streams++;
     this.handling++;
-    let request: RequestHooks = this;
     if (!this.firstOpen) {
       this.firstOpen = true;
       this.firstResponded = false;
       this.requestStartedAt = now;
       this.table.requestStarted(this);
-    } else {
-      const stream = new Stream(this, now);
-      (this.more ??= new Set()).add(stream);
-      this.table.streamStarted(stream);
-      request = stream;
+      this.table.setState(this, "active");
+      return this;
     }
+    const stream = new Stream(this, now);
+    (this.more ??= new Set()).add(stream);
+    this.table.streamStarted(stream);
     this.table.setState(this, "active");
-    return request;
+    return stream;
   }
 
   bodyWait(waiting: boolean): void {

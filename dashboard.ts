@@ -100,6 +100,7 @@ const MAX_LISTED = 1000;
  *     open: { total: 0, new: 0, reading: 0, active: 0, writing: 0, idle: 0 },
  *     accepted: 3,
  *     requests: 5,
+ *     streams: 0,
  *     closed: {
  *       idle: 3, headerTimeout: 0, requestTimeout: 0, maxConnections: 0,
  *       shutdown: 0, client: 0, done: 0, error: 0,
