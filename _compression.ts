@@ -64,7 +64,9 @@ export const MIN_COMPRESS_SIZE = 64;
 
 /**
  * The compressible types of `ext/http/compressible.rs` (from mime-db
- * fa5e4ef), grouped by top-level type: a word ending in `/` starts a group.
+ * fa5e4ef), grouped by top-level type: a word ending in `/` starts a group
+ * (one ending in `./`, a group under a longer prefix: the word without its
+ * `/`).
  */
 const COMPRESSIBLE_LIST = `
 application/ 3gpdash-qoe-report+xml 3gpp-ims+xml 3gpphal+json
@@ -190,68 +192,6 @@ application/ 3gpdash-qoe-report+xml 3gpp-ims+xml 3gpphal+json
   vnd.oma.poc.optimized-progress-report+xml vnd.oma.scidm.messages+xml
   vnd.oma.xcap-directory+xml vnd.omads-email+xml vnd.omads-file+xml
   vnd.omads-folder+xml vnd.openblox.game+xml vnd.openstreetmap.data+xml
-  vnd.openxmlformats-officedocument.custom-properties+xml
-  vnd.openxmlformats-officedocument.customxmlproperties+xml
-  vnd.openxmlformats-officedocument.drawing+xml
-  vnd.openxmlformats-officedocument.drawingml.chart+xml
-  vnd.openxmlformats-officedocument.drawingml.chartshapes+xml
-  vnd.openxmlformats-officedocument.drawingml.diagramcolors+xml
-  vnd.openxmlformats-officedocument.drawingml.diagramdata+xml
-  vnd.openxmlformats-officedocument.drawingml.diagramlayout+xml
-  vnd.openxmlformats-officedocument.drawingml.diagramstyle+xml
-  vnd.openxmlformats-officedocument.extended-properties+xml
-  vnd.openxmlformats-officedocument.presentationml.commentauthors+xml
-  vnd.openxmlformats-officedocument.presentationml.comments+xml
-  vnd.openxmlformats-officedocument.presentationml.handoutmaster+xml
-  vnd.openxmlformats-officedocument.presentationml.notesmaster+xml
-  vnd.openxmlformats-officedocument.presentationml.notesslide+xml
-  vnd.openxmlformats-officedocument.presentationml.presentation.main+xml
-  vnd.openxmlformats-officedocument.presentationml.presprops+xml
-  vnd.openxmlformats-officedocument.presentationml.slide+xml
-  vnd.openxmlformats-officedocument.presentationml.slidelayout+xml
-  vnd.openxmlformats-officedocument.presentationml.slidemaster+xml
-  vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml
-  vnd.openxmlformats-officedocument.presentationml.slideupdateinfo+xml
-  vnd.openxmlformats-officedocument.presentationml.tablestyles+xml
-  vnd.openxmlformats-officedocument.presentationml.tags+xml
-  vnd.openxmlformats-officedocument.presentationml.template.main+xml
-  vnd.openxmlformats-officedocument.presentationml.viewprops+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.calcchain+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.chartsheet+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.comments+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.connections+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.dialogsheet+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.externallink+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.pivotcachedefinition+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.pivotcacherecords+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.pivottable+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.querytable+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.revisionheaders+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.revisionlog+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.sharedstrings+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.sheetmetadata+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.styles+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.table+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.tablesinglecells+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.usernames+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.volatiledependencies+xml
-  vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml
-  vnd.openxmlformats-officedocument.theme+xml
-  vnd.openxmlformats-officedocument.themeoverride+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.comments+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.document.glossary+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.fonttable+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.footer+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.numbering+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.settings+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.styles+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml
-  vnd.openxmlformats-officedocument.wordprocessingml.websettings+xml
   vnd.openxmlformats-package.core-properties+xml
   vnd.openxmlformats-package.digital-signature-xmlsignature+xml
   vnd.openxmlformats-package.relationships+xml vnd.oracle.resource+json
@@ -283,6 +223,29 @@ application/ 3gpdash-qoe-report+xml 3gpp-ims+xml 3gpphal+json
   xhtml-voice+xml xliff+xml xml xml-dtd xml-patch+xml xmpp+xml xop+xml
   xproc+xml xslt+xml xspf+xml xv+xml yang-data+json yang-data+xml
   yang-patch+json yang-patch+xml yin+xml
+application/vnd.openxmlformats-officedocument./ custom-properties+xml
+  customxmlproperties+xml drawing+xml drawingml.chart+xml
+  drawingml.chartshapes+xml drawingml.diagramcolors+xml
+  drawingml.diagramdata+xml drawingml.diagramlayout+xml
+  drawingml.diagramstyle+xml extended-properties+xml theme+xml
+  themeoverride+xml wordprocessingml.comments+xml
+  wordprocessingml.document.glossary+xml wordprocessingml.document.main+xml
+  wordprocessingml.endnotes+xml wordprocessingml.fonttable+xml
+  wordprocessingml.footer+xml wordprocessingml.footnotes+xml
+  wordprocessingml.numbering+xml wordprocessingml.settings+xml
+  wordprocessingml.styles+xml wordprocessingml.template.main+xml
+  wordprocessingml.websettings+xml
+application/vnd.openxmlformats-officedocument.presentationml./
+  commentauthors+xml comments+xml handoutmaster+xml notesmaster+xml
+  notesslide+xml presentation.main+xml presprops+xml slide+xml slidelayout+xml
+  slidemaster+xml slideshow.main+xml slideupdateinfo+xml tablestyles+xml
+  tags+xml template.main+xml viewprops+xml
+application/vnd.openxmlformats-officedocument.spreadsheetml./ calcchain+xml
+  chartsheet+xml comments+xml connections+xml dialogsheet+xml externallink+xml
+  pivotcachedefinition+xml pivotcacherecords+xml pivottable+xml querytable+xml
+  revisionheaders+xml revisionlog+xml sharedstrings+xml sheet.main+xml
+  sheetmetadata+xml styles+xml table+xml tablesinglecells+xml
+  template.main+xml usernames+xml volatiledependencies+xml worksheet+xml
 font/ otf ttf
 image/ bmp svg+xml vnd.adobe.photoshop x-icon x-ms-bmp
 message/ imdn+xml rfc822
@@ -299,7 +262,8 @@ const COMPRESSIBLE: ReadonlySet<string> = (() => {
   let type = "";
   for (const word of COMPRESSIBLE_LIST.split(/\s+/)) {
     if (word === "") continue;
-    if (word.endsWith("/")) type = word;
+    if (word.endsWith("./")) type = word.slice(0, -1);
+    else if (word.endsWith("/")) type = word;
     else set.add(type + word);
   }
   return set;

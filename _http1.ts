@@ -13,25 +13,21 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 
-/** Bytes allowed in a token (RFC 9110 §5.6.2). */
-const TCHAR: Uint8Array = /* @__PURE__ */ (() => {
+/** A byte table: 1 for ASCII letters, digits and the bytes of `extra`. */
+function byteTable(extra: string): Uint8Array {
   const t = new Uint8Array(256);
   for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
   for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
   for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of "!#$%&'*+-.^_`|~") t[ch.charCodeAt(0)] = 1;
+  for (const ch of extra) t[ch.charCodeAt(0)] = 1;
   return t;
-})();
+}
+
+/** Bytes allowed in a token (RFC 9110 §5.6.2). */
+const TCHAR: Uint8Array = byteTable("!#$%&'*+-.^_`|~");
 
 /** Bytes allowed in a Host value: unreserved, sub-delims, ":", "[", "]", "%". */
-const HOSTCHAR: Uint8Array = /* @__PURE__ */ (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of "-._~!$&'()*+,;=:[]%") t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
+const HOSTCHAR: Uint8Array = byteTable("-._~!$&'()*+,;=:[]%");
 
 /** Parse outcome: an HTTP/2 prior-knowledge preface; close without answer. */
 export const H2_PREFACE = 1;

@@ -494,6 +494,33 @@ function requestedRange(
   return [start, Math.min(end, size - 1)];
 }
 
+/** The request fields a remote root gets, for conditional and range requests. */
+const FORWARDED_FIELDS = [
+  "range",
+  "if-range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+];
+
+/** The fields of a remote root's answer that the client gets. */
+const RETURNED_FIELDS = [
+  "etag",
+  "last-modified",
+  "content-length",
+  "content-range",
+  "accept-ranges",
+];
+
+/** Copies the named fields that `from` has into `to`; returns `to`. */
+function copyFields(from: Headers, to: Headers, names: string[]): Headers {
+  for (const name of names) {
+    const value = from.get(name);
+    if (value !== null) to.set(name, value);
+  }
+  return to;
+}
+
 /**
  * A stream of the next `length` bytes of `file`. Closes the file at the
  * end, on an error and on cancel.
@@ -551,19 +578,7 @@ async function serveRemote(
     path += (path === "" ? "" : "/") + encodeURIComponent(target.index);
     name = target.index;
   }
-  const forwarded = new Headers();
-  for (
-    const field of [
-      "range",
-      "if-range",
-      "if-match",
-      "if-none-match",
-      "if-modified-since",
-    ]
-  ) {
-    const value = req.headers.get(field);
-    if (value !== null) forwarded.set(field, value);
-  }
+  const forwarded = copyFields(req.headers, new Headers(), FORWARDED_FIELDS);
   let upstream: Response;
   try {
     upstream = await fetch(new URL(path, base), {
@@ -591,19 +606,11 @@ async function serveRemote(
       ? plain(STATUS.NotFound)
       : plain(STATUS.BadGateway);
   }
-  const headers = new Headers(options.headers);
-  for (
-    const field of [
-      "etag",
-      "last-modified",
-      "content-length",
-      "content-range",
-      "accept-ranges",
-    ]
-  ) {
-    const value = upstream.headers.get(field);
-    if (value !== null) headers.set(field, value);
-  }
+  const headers = copyFields(
+    upstream.headers,
+    new Headers(options.headers),
+    RETURNED_FIELDS,
+  );
   if (options.etag === false) headers.delete("etag");
   if (status !== STATUS.NotModified) {
     headers.set("content-type", mimeType(name) ?? "application/octet-stream");
