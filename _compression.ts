@@ -518,8 +518,16 @@ function bodyLength(response: Response): number {
   return staticLength((source as { body?: unknown } | undefined)?.body);
 }
 
-/** Whether `fetch()` decoded the body of `response` (its wire headers lie). */
-function decodedByFetch(response: Response): boolean {
+/**
+ * Whether `fetch()` decoded the body of `response`, so that its
+ * `Content-Encoding`, `Content-Length` and `Transfer-Encoding` describe
+ * bytes it no longer has (a proxied response). `Deno.serve` leaves those
+ * fields out when it sends such a response; so must every engine.
+ *
+ * @param response A response.
+ * @returns Whether its body was decoded by `fetch()`.
+ */
+export function decodedByFetch(response: Response): boolean {
   return innerOf(response)?.bodyDecoded === true;
 }
 

@@ -24,21 +24,31 @@ export interface EngineChoice {
   readonly why: string;
 }
 
+/** The checked options that the engines take. */
+export interface EngineOptions {
+  /** The largest request head, in bytes (portable engine). */
+  readonly maxHeaderSize: number;
+  /** Whether responses are compressed. */
+  readonly automaticCompression: boolean;
+}
+
 /**
  * Chooses the engine. The check that the native engine exists, when it is
  * asked for, runs before this returns, so that `serve()` fails at once.
  *
  * @param choice The `engine` option.
- * @param maxHeaderSize The checked `maxHeaderSize` option.
+ * @param options The checked options the engines take.
  * @returns The engine and why, once chosen (after the self-check for
  * `"auto"`).
  * @throws {TypeError} If `"native"` is asked for and the runtime lacks it.
  */
 export function selectEngine(
   choice: "auto" | "portable" | "native",
-  maxHeaderSize: number,
+  options: EngineOptions,
 ): Promise<EngineChoice> {
-  const portable = () => createPortableEngine({ maxHeaderSize });
+  const portable = () => createPortableEngine(options);
+  const native = () =>
+    createNativeEngine({ automaticCompression: options.automaticCompression });
   if (choice === "portable") {
     return Promise.resolve({
       engine: portable(),
@@ -47,14 +57,14 @@ export function selectEngine(
   }
   if (choice === "native") {
     return Promise.resolve({
-      engine: createNativeEngine(),
+      engine: native(),
       why: "chosen by the engine option",
     });
   }
   return probeNativeEngine().then((probe) =>
     probe.ok
       ? {
-        engine: createNativeEngine(),
+        engine: native(),
         why: "the runtime's HTTP entry point passed the self-check",
       }
       : {

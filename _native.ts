@@ -160,6 +160,13 @@ export interface NativeEngineOptions {
    * @default {globalThis.Deno}
    */
   denoNs?: unknown;
+  /**
+   * Whether responses are compressed as `Deno.serve` does it
+   * (`_compression.ts`).
+   *
+   * @default {false}
+   */
+  automaticCompression?: boolean;
 }
 
 /** Options of {@linkcode probeNativeEngine}. */

@@ -154,6 +154,20 @@ export interface ServeOptions extends LifetimeOptions {
    */
   maxHeaderSize?: number;
   /**
+   * Whether response bodies are compressed, as `Deno.serve` does it: br or
+   * gzip by the request's `Accept-Encoding`, for the content types Deno
+   * counts as compressible, bodies of 64 bytes or more (streams always),
+   * with `Vary: Accept-Encoding` and a strong `ETag` made weak; never a
+   * body that already has a `Content-Encoding`, a `Content-Range` or
+   * `Cache-Control: no-transform`. Both engines do it the same way.
+   * Unlike `Deno.serve`, the default does not come from the environment
+   * variable `DENO_SERVE_AUTOMATIC_COMPRESSION` (reading it would need
+   * `--allow-env`).
+   *
+   * @default {false}
+   */
+  automaticCompression?: boolean;
+  /**
    * Whether SIGTERM and SIGINT (SIGINT and SIGBREAK on Windows) start a
    * graceful shutdown, and a second one closes everything at once. Turn it
    * off when the embedding program handles signals itself.
@@ -218,6 +232,8 @@ export interface ResolvedOptions {
   readonly engine: "auto" | "portable" | "native";
   /** The largest request head, in bytes. */
   readonly maxHeaderSize: number;
+  /** Whether responses are compressed. */
+  readonly automaticCompression: boolean;
   /** Whether SIGTERM/SIGINT shut the server down. */
   readonly signals: boolean;
   /** Whether the process exits after a shutdown that a signal started. */
@@ -388,6 +404,11 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
       256,
       true,
     ),
+    automaticCompression: checkType<boolean>(
+      "automaticCompression",
+      options.automaticCompression,
+      "boolean",
+    ) ?? false,
     signals: checkType<boolean>("signals", options.signals, "boolean") ?? true,
     exitAfterSignal: checkType<boolean>(
       "exitAfterSignal",

@@ -90,6 +90,7 @@
  * @module
  */
 
+import { compressResponse } from "./_compression.ts";
 import {
   callHandler,
   type ConnectionHooks,
@@ -143,6 +144,14 @@ export interface PortableOptions {
    * @default {16384}
    */
   maxHeaderSize?: number;
+  /**
+   * Whether response bodies are compressed (br or gzip, by the request's
+   * `Accept-Encoding`) as `Deno.serve({ automaticCompression: true })` does
+   * it; see `_compression.ts`.
+   *
+   * @default {false}
+   */
+  automaticCompression?: boolean;
 }
 
 /** How long a last write may hold a closing connection, in milliseconds. */
@@ -158,6 +167,7 @@ export function createPortableEngine(options: PortableOptions = {}): Engine {
   const maxHeaderSize = options.maxHeaderSize ?? 16384;
   const targetLimit = maxHeaderSize - Math.min(1024, maxHeaderSize >> 2);
   const bufferLimit = Math.max(maxHeaderSize, MAX_CHUNK_LINE) + 1024;
+  const automaticCompression = options.automaticCompression ?? false;
   // A server serves every connection with one handler: one context for all.
   let context: Context | null = null;
   return {
@@ -174,6 +184,7 @@ export function createPortableEngine(options: PortableOptions = {}): Engine {
           maxHeaderSize,
           targetLimit,
           bufferLimit,
+          automaticCompression,
         };
       }
       return new PortableConnection(conn, hooks, context);
@@ -370,6 +381,11 @@ class PortableConnection implements EngineConnection, Connection {
         status: 501,
       });
       ex.close = true;
+    } else if (context.automaticCompression) {
+      response = compressResponse(
+        request.headers.get("accept-encoding"),
+        response,
+      );
     }
     if (this.phase >= CLOSING) {
       settle(ex, new Closed("The connection was closed"));

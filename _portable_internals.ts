@@ -67,6 +67,8 @@ export interface Context {
   readonly targetLimit: number;
   /** The size the read buffer may grow to, in bytes. */
   readonly bufferLimit: number;
+  /** Whether responses are compressed as `Deno.serve` does (`_compression.ts`). */
+  readonly automaticCompression: boolean;
 }
 
 /**

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { decodedByFetch } from "./_compression.ts";
 import { encodeHead, encodeHeadInto, httpDate, STATUS_TEXT } from "./_http1.ts";
 import {
   Closed,
@@ -36,11 +37,14 @@ class HeadFields {
   close = false;
   hasDate = false;
   length: string | null = null;
-  reset(head: string): void {
+  /** The response being encoded, for {@linkcode decodedByFetch}. */
+  response: Response | null = null;
+  reset(head: string, response: Response): void {
     this.head = head;
     this.close = false;
     this.hasDate = false;
     this.length = null;
+    this.response = response;
   }
   add = (value: string, name: string): void => {
     switch (name) {
@@ -50,8 +54,12 @@ class HeadFields {
       case "keep-alive":
       case "transfer-encoding":
         return;
+      case "content-encoding":
+        // A body that fetch() decoded is sent as it is now.
+        if (decodedByFetch(this.response!)) return;
+        break;
       case "content-length":
-        this.length = value;
+        if (!decodedByFetch(this.response!)) this.length = value;
         return;
       case "date":
         this.hasDate = true;
@@ -210,11 +218,13 @@ export class Writer {
     fields.reset(
       "HTTP/1.1 " + status + " " +
         (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF,
+      response,
     );
     // forEach is several times cheaper than iterating Headers.
     response.headers.forEach(fields.add);
     let head = fields.head;
     fields.head = "";
+    fields.response = null;
     if (fields.close) close = true;
     const length = fields.length;
     if (!fields.hasDate) head += "date: " + httpDate() + CRLF;

@@ -22,6 +22,7 @@ import { type Engine, type ErrorHandler, formatHost } from "./_engine.ts";
 import {
   alpnProtocols,
   type EngineChoice,
+  type EngineOptions,
   likelyEngine,
   selectEngine,
 } from "./_engines.ts";
@@ -116,7 +117,7 @@ export interface ServerEnvironment {
   /** Chooses the engine (`_engines.ts`). */
   selectEngine(
     choice: ResolvedOptions["engine"],
-    maxHeaderSize: number,
+    options: EngineOptions,
   ): Promise<EngineChoice>;
   /** Listens for the shutdown signals; returns the remover. */
   onSignals(listener: (signal: Deno.Signal) => void): () => void;
@@ -246,10 +247,10 @@ class ReaperServer implements Server {
       onEmpty: () => this.#channel.send({ type: "empty" }),
     });
     // Throws at once, before listening, when native is asked for but missing.
-    this.#engineChoice = env.selectEngine(
-      options.engine,
-      options.maxHeaderSize,
-    );
+    this.#engineChoice = env.selectEngine(options.engine, {
+      maxHeaderSize: options.maxHeaderSize,
+      automaticCompression: options.automaticCompression,
+    });
     this.#listen = options.listen;
     this.#alpn = alpnProtocols(likelyEngine(options.engine));
     this.#listener = env.listen(options.listen, this.#alpn);
