@@ -105,8 +105,10 @@ import {
   type ErrorHandler,
   internalServerError,
   isThenable,
+  type RequestHooks,
   RequestInfo,
 } from "./_engine.ts";
+import { compressResponse, decodedByFetch } from "./_compression.ts";
 import type { CloseReason, ServeHandler } from "./types.ts";
 
 /**
@@ -287,7 +289,11 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   if (typeof found === "string") {
     throw new TypeError(`Cannot create the native engine: ${found}`);
   }
-  return new NativeEngine(found, runtimeCore(options));
+  return new NativeEngine(
+    found,
+    runtimeCore(options),
+    options.automaticCompression ?? false,
+  );
 }
 
 /**
@@ -316,7 +322,7 @@ export async function probeNativeEngine(
     ? findServeHttpOnConnection(options.denoNs)
     : findServeHttpOnConnection();
   if (typeof found === "string") return { ok: false, reason: found };
-  const engine = new NativeEngine(found, runtimeCore(options));
+  const engine = new NativeEngine(found, runtimeCore(options), false);
   const timeoutMs = options.timeout ?? PROBE_TIMEOUT_MS;
   let listener: Deno.Listener | undefined;
   const resources: Deno.Conn[] = [];
@@ -477,6 +483,13 @@ function withHeader(res: Response, name: string, value: string): Response {
       statusText: res.statusText,
       headers: res.headers,
     });
+    if (decodedByFetch(res)) {
+      // The copy no longer tells the runtime that fetch() decoded the body:
+      // drop the fields that describe the encoded bytes, as it would.
+      copy.headers.delete("content-encoding");
+      copy.headers.delete("content-length");
+      copy.headers.delete("transfer-encoding");
+    }
     copy.headers.set(name, value);
     return copy;
   }
@@ -488,10 +501,16 @@ class NativeEngine implements Engine {
   readonly tracksBytes = false;
   readonly #serveOn: ServeOnConn;
   readonly #core: RuntimeCore | undefined;
+  readonly #compress: boolean;
 
-  constructor(serveOn: ServeOnConn, core: RuntimeCore | undefined) {
+  constructor(
+    serveOn: ServeOnConn,
+    core: RuntimeCore | undefined,
+    compress: boolean,
+  ) {
     this.#serveOn = serveOn;
     this.#core = core;
+    this.#compress = compress;
   }
 
   serve(
@@ -507,6 +526,7 @@ class NativeEngine implements Engine {
       hooks,
       handler,
       onError,
+      this.#compress,
     );
   }
 }
@@ -517,21 +537,30 @@ const RESPONDED = 1;
 const UPGRADED = 2;
 let requestFlags: (info: NativeInfo) => number;
 let addRequestFlags: (info: NativeInfo, flags: number) => void;
+let requestOf: (info: NativeInfo) => RequestHooks;
 
 /** What a handler gets as `info` from the native engine. */
 class NativeInfo extends RequestInfo {
   readonly completed: Promise<void>;
   #flags = 0;
+  /** The request's hooks (HTTP/2: its stream's). */
+  readonly #request: RequestHooks;
 
   static {
     requestFlags = (info) => info.#flags;
     addRequestFlags = (info, flags) => {
       info.#flags |= flags;
     };
+    requestOf = (info) => info.#request;
   }
 
-  constructor(hooks: ConnectionHooks, completed: Promise<void>) {
-    super(hooks);
+  constructor(
+    hooks: ConnectionHooks,
+    request: RequestHooks,
+    completed: Promise<void>,
+  ) {
+    super(hooks, request);
+    this.#request = request;
     this.completed = completed;
   }
 }
@@ -689,6 +718,12 @@ class NativeConnection implements EngineConnection {
   #done = false;
   /** Set when the connection was upgraded. */
   #upgraded: Upgrade | undefined;
+  /** Requests in flight (HTTP/2: open streams). */
+  #open = 0;
+  /** Whether `closeIdle()` found no request in flight. */
+  #idleClose = false;
+  /** Whether responses are compressed (`automaticCompression`). */
+  readonly #compress: boolean;
 
   constructor(
     serveOn: ServeOnConn,
@@ -697,11 +732,13 @@ class NativeConnection implements EngineConnection {
     hooks: ConnectionHooks,
     handler: ServeHandler,
     onError: ErrorHandler,
+    compress: boolean,
   ) {
     this.#hooks = hooks;
     this.#handler = handler;
     this.#onError = onError;
     this.#core = core;
+    this.#compress = compress;
     let server: RuntimeConnectionServer;
     try {
       const before = nextRid(core);
@@ -737,7 +774,7 @@ class NativeConnection implements EngineConnection {
     this.#shutdownFn = server.shutdown;
     this.finished = Promise.resolve(server.finished).then(
       () => this.#runtimeDone(undefined),
-      () => this.#runtimeDone("error"),
+      (error) => this.#runtimeDone(clientGone(error) ? undefined : "error"),
     );
   }
 
@@ -787,6 +824,8 @@ class NativeConnection implements EngineConnection {
       this.#upgraded.goAway();
       return;
     }
+    // Between requests: a close of the shutdown, as on the portable engine.
+    if (this.#open === 0) this.#idleClose = true;
     this.#shutdown();
   }
 
@@ -818,7 +857,10 @@ class NativeConnection implements EngineConnection {
     this.#abort = undefined;
     try {
       this.#hooks.closed(
-        this.#reason ?? (this.#ending ? "done" : error ?? "client"),
+        this.#reason ??
+          (this.#ending
+            ? (this.#idleClose ? "shutdown" : "done")
+            : error ?? "client"),
       );
     } catch {
       // Hooks do not throw; if one does, `finished` must still resolve.
@@ -836,7 +878,7 @@ class NativeConnection implements EngineConnection {
     addRequestFlags(info, UPGRADED);
     if (this.#upgraded !== undefined) return;
     this.#upgraded = new Upgrade(this.#core, this.#serverRid);
-    this.#hooks.setRequestTimeout(0);
+    requestOf(info).setRequestTimeout(0);
   }
 
   #request(
@@ -845,7 +887,10 @@ class NativeConnection implements EngineConnection {
   ): Response | Promise<Response> {
     const hooks = this.#hooks;
     const completed = runtimeInfo.completed;
-    const info = new NativeInfo(hooks, completed);
+    this.#open++;
+    // HTTP/2: one handle per stream, several open at once.
+    const stream = hooks.requestStart();
+    const info = new NativeInfo(hooks, stream, completed);
     const end = (failure: unknown): void => {
       if (this.#done) return;
       const flags = requestFlags(info);
@@ -855,33 +900,47 @@ class NativeConnection implements EngineConnection {
         this.#upgrade(info);
         return;
       }
-      hooks.requestEnd();
+      this.#open--;
+      stream.requestEnd();
     };
     completed.then(end, end);
-    hooks.requestStart();
+    // Read only when compressing: the runtime builds headers lazily.
+    const accept = this.#compress
+      ? request.headers.get("accept-encoding")
+      : undefined;
     const result = callHandler(this.#handler, request, info, this.#onError);
-    if (result instanceof Response) return this.#respond(result, info, true);
-    return result.then((res) => this.#respond(res, info));
+    if (result instanceof Response) {
+      return this.#respond(result, info, accept, true);
+    }
+    return result.then((res) => this.#respond(res, info, accept));
   }
 
   /**
    * Hands a response to the runtime, with the headers the hooks ask for.
-   * `sync`: the runtime is inside its call of the handler.
+   * `accept`: the request's `Accept-Encoding` when compressing, else
+   * `undefined`. `sync`: the runtime is inside its call of the handler.
    */
-  #respond(res: Response, info: NativeInfo, sync = false): Response {
+  #respond(
+    res: Response,
+    info: NativeInfo,
+    accept: string | null | undefined,
+    sync = false,
+  ): Response {
     if (this.#done) return res;
     addRequestFlags(info, RESPONDED);
     const hooks = this.#hooks;
+    const stream = requestOf(info);
     if (res.status === 101 || requestFlags(info) & UPGRADED) {
       // An upgrade response must reach the runtime untouched.
       this.#upgrade(info);
-      hooks.responseStart();
+      stream.responseStart();
       const upgraded = this.#upgraded!;
       if (sync && res.status === 101) upgraded.detach();
       upgraded.watch(res.status === 101 ? upgradeSocket(res) : undefined);
       return res;
     }
-    hooks.responseStart();
+    stream.responseStart();
+    if (accept !== undefined) res = compressResponse(accept, res);
     const closing = this.#ending || hooks.mustClose;
     const keepAlive = closing ? "" : hooks.keepAlive;
     // Nothing to add: the response keeps the runtime's fastest path.
@@ -897,6 +956,18 @@ class NativeConnection implements EngineConnection {
       return res;
     }
   }
+}
+
+/**
+ * Whether an error of the runtime's connection means the client went away
+ * (reset, broken pipe, cut short) rather than a protocol or I/O fault: the
+ * runtime wraps it in a `Deno.errors.Http` whose message starts with the
+ * underlying error's name.
+ */
+function clientGone(error: unknown): boolean {
+  return error instanceof Error &&
+    /^(ConnectionReset|BrokenPipe|ConnectionAborted|UnexpectedEof|NotConnected)\b/
+      .test(error.message);
 }
 
 /**

@@ -238,7 +238,7 @@ Deno.test("native engine closeIdle() closes an idle connection at once", async (
   s.connection.closeIdle();
   assertEquals(await readEof(s.client), "eof");
   await s.connection.finished;
-  assertEquals(s.hooks.closedReason, "done");
+  assertEquals(s.hooks.closedReason, "shutdown");
 });
 
 Deno.test("native engine closeIdle() on a busy connection closes after the response", async () => {
