@@ -2,7 +2,9 @@
 // Parity with raw Deno.serve: the same handler cases on raw `Deno.serve` and
 // on Reaper's engines, and the answers compared. Raw `Deno.serve` is the
 // reference for every handler-visible behaviour.
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
+import { hasCommand } from "./testdata/tools.ts";
+import { selfSigned } from "./testdata/tls.ts";
 import { serve } from "./mod.ts";
 import {
   CASES,
@@ -107,3 +109,147 @@ for (const engine of ENGINES) {
     });
   }
 }
+
+// ------------------------------------------------------------------ HTTP/2
+
+/** A handler that sleeps `?ms=N` milliseconds, then answers. */
+async function sleepy(req: Request): Promise<Response> {
+  const ms = Number(new URL(req.url).searchParams.get("ms") ?? "0");
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return new Response(`slept ${ms}\n`);
+}
+
+/** Runs a client program; its standard output. */
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** What `nghttp` printed of the responses: status lines and bodies. */
+function nghttpAnswers(output: string): string[] {
+  return output.split("\n").filter((line) => /^slept \d+$/.test(line)).sort();
+}
+
+const NGHTTP = !hasCommand("nghttp");
+const CURL_TLS = !hasCommand("curl") || !hasCommand("openssl");
+
+Deno.test({
+  name:
+    "parity (native): two multiplexed h2c streams outlive a shorter idleTimeout, as on raw Deno.serve",
+  ignore: NGHTTP,
+  async fn() {
+    const raw = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      sleepy,
+    );
+    let peak = 0;
+    const reaper = serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine: "native",
+      signals: false,
+      onListen() {},
+      idleTimeout: 300,
+      tickInterval: 25,
+    }, (req) => {
+      peak = Math.max(peak, reaper.connections()[0]?.streams ?? 0);
+      return sleepy(req);
+    });
+    try {
+      const urls = (port: number) => [
+        `http://127.0.0.1:${port}/?ms=100`,
+        `http://127.0.0.1:${port}/?ms=900`,
+      ];
+      const [a, b] = await Promise.all([
+        run("nghttp", urls(raw.addr.port)),
+        run("nghttp", urls(reaper.addr.port)),
+      ]);
+      assertEquals(nghttpAnswers(a), ["slept 100", "slept 900"]);
+      assertEquals(nghttpAnswers(b), nghttpAnswers(a));
+      assertEquals(peak, 2, "both streams were open on one connection at once");
+      assertEquals(reaper.stats().closed.idle, 0);
+    } finally {
+      await Promise.all([raw.shutdown(), reaper.shutdown()]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "parity (native): h2 over TLS is negotiated by ALPN, as on raw Deno.serve",
+  ignore: CURL_TLS,
+  async fn() {
+    const { cert, key } = await selfSigned();
+    const options = {
+      port: 0,
+      hostname: "127.0.0.1",
+      cert,
+      key,
+      onListen() {},
+    };
+    const raw = Deno.serve(options, sleepy);
+    const reaper = serve(
+      { ...options, engine: "native", signals: false },
+      sleepy,
+    );
+    const portable = serve(
+      { ...options, engine: "portable", signals: false },
+      sleepy,
+    );
+    try {
+      const version = (port: number) =>
+        run("curl", [
+          "-sSk",
+          "--http2",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_version}",
+          `https://127.0.0.1:${port}/`,
+        ]);
+      assertEquals(await version(raw.addr.port), "2");
+      assertEquals(await version(reaper.addr.port), "2");
+      // The portable engine speaks HTTP/1.1 only, and offers only that.
+      assertEquals(await version(portable.addr.port), "1.1");
+    } finally {
+      await Promise.all([
+        raw.shutdown(),
+        reaper.shutdown(),
+        portable.shutdown(),
+      ]);
+    }
+  },
+});
+
+Deno.test({
+  name: "parity (native): a graceful shutdown lets an open h2 stream finish",
+  ignore: NGHTTP,
+  async fn() {
+    const entered = Promise.withResolvers<void>();
+    const reaper = serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine: "native",
+      signals: false,
+      onListen() {},
+    }, async (req) => {
+      entered.resolve();
+      return await sleepy(req);
+    });
+    const client = run("nghttp", [
+      "-v",
+      `http://127.0.0.1:${reaper.addr.port}/?ms=400`,
+    ]);
+    await entered.promise;
+    const stopped = reaper.shutdown();
+    const output = await client;
+    await stopped;
+    assertEquals(nghttpAnswers(output), ["slept 400"]);
+    assert(/recv GOAWAY/.test(output), "the server said GOAWAY");
+    assertEquals(
+      reaper.stats().closed.shutdown + reaper.stats().closed.done +
+        reaper.stats().closed.client,
+      1,
+    );
+  },
+});
