@@ -3,7 +3,7 @@
 // on Reaper's engines, and the answers compared. Raw `Deno.serve` is the
 // reference for every handler-visible behaviour.
 import { assert, assertEquals } from "@std/assert";
-import { hasCommand } from "./testdata/tools.ts";
+import { hasCommand, settlesWithin } from "./testdata/tools.ts";
 import { selfSigned } from "./testdata/tls.ts";
 import { serve } from "./mod.ts";
 import {
@@ -252,4 +252,60 @@ Deno.test({
       1,
     );
   },
+});
+
+// ----------------------------------------------------------------- signals
+
+/** Starts a server program; resolves once it printed its port. */
+async function startChild(file: string, args: string[] = []) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL(file, import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/port \d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the child ended before listening: ${text}`);
+    text += value;
+  }
+  const port = Number(/port (\d+)/.exec(text)![1]);
+  return { child, port, output: reader };
+}
+
+Deno.test("parity: SIGTERM ends a program that also keeps an interval running, as without Reaper", async () => {
+  const raw = await startChild("./testdata/raw_interval_server.ts");
+  const reaper = await startChild("./testdata/signal_server.ts", ["interval"]);
+  for (const { port } of [raw, reaper]) {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    assertEquals(await res.text(), "done");
+  }
+  raw.child.kill("SIGTERM");
+  reaper.child.kill("SIGTERM");
+  const a = await raw.child.status;
+  // Reaper's program says when its server has stopped; the process must
+  // then end on its own (it would stay up forever otherwise: the timer only
+  // tells that apart).
+  let said = "";
+  while (!said.includes("finished")) {
+    const { value, done } = await reaper.output.read();
+    if (done) break;
+    said += value;
+  }
+  const ended = await settlesWithin(reaper.child.status, 10_000);
+  if (!ended) reaper.child.kill("SIGKILL");
+  const b = await reaper.child.status;
+  await Promise.all([raw.output.cancel(), reaper.output.cancel()]);
+  assert(ended, "the process stayed up after its server stopped");
+  // Without Reaper the signal ends the process at once; with it, after the
+  // drain, with exit code 0.
+  assertEquals(a.signal, "SIGTERM");
+  assertEquals(b.signal, null);
+  assertEquals(b.code, 0);
 });

@@ -17,3 +17,4 @@ const server = serve({
   return new Response("done");
 });
 await server.finished;
+console.log("finished");
