@@ -106,6 +106,7 @@ import {
   internalServerError,
   isThenable,
   type RequestHooks,
+  requestHooksOf,
   RequestInfo,
 } from "./_engine.ts";
 import { compressResponse, decodedByFetch } from "./_compression.ts";
@@ -537,21 +538,17 @@ const RESPONDED = 1;
 const UPGRADED = 2;
 let requestFlags: (info: NativeInfo) => number;
 let addRequestFlags: (info: NativeInfo, flags: number) => void;
-let requestOf: (info: NativeInfo) => RequestHooks;
 
 /** What a handler gets as `info` from the native engine. */
 class NativeInfo extends RequestInfo {
   readonly completed: Promise<void>;
   #flags = 0;
-  /** The request's hooks (HTTP/2: its stream's). */
-  readonly #request: RequestHooks;
 
   static {
     requestFlags = (info) => info.#flags;
     addRequestFlags = (info, flags) => {
       info.#flags |= flags;
     };
-    requestOf = (info) => info.#request;
   }
 
   constructor(
@@ -560,7 +557,6 @@ class NativeInfo extends RequestInfo {
     completed: Promise<void>,
   ) {
     super(hooks, request);
-    this.#request = request;
     this.completed = completed;
   }
 }
@@ -878,7 +874,7 @@ class NativeConnection implements EngineConnection {
     addRequestFlags(info, UPGRADED);
     if (this.#upgraded !== undefined) return;
     this.#upgraded = new Upgrade(this.#core, this.#serverRid);
-    requestOf(info).setRequestTimeout(0);
+    requestHooksOf(info).setRequestTimeout(0);
   }
 
   #request(
@@ -929,7 +925,7 @@ class NativeConnection implements EngineConnection {
     if (this.#done) return res;
     addRequestFlags(info, RESPONDED);
     const hooks = this.#hooks;
-    const stream = requestOf(info);
+    const stream = requestHooksOf(info);
     if (res.status === 101 || requestFlags(info) & UPGRADED) {
       // An upgrade response must reach the runtime untouched.
       this.#upgrade(info);
