@@ -7,7 +7,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { formatHost } from "./_engine.ts";
+import { formatAddr as formatAddress } from "./_engine.ts";
 
 /** The version of Reaper, as written in `deno.json`. */
 export const VERSION: string = denoJson.version;
@@ -45,6 +45,15 @@ export interface CliOptions {
   shutdownTimeout: number | undefined;
   /** `--max-connections`; `undefined` keeps the default (unlimited). */
   maxConnections: number | undefined;
+  /** `--max-connections-per-client`; `undefined` keeps the default (off). */
+  maxConnectionsPerClient: number | undefined;
+  /** `--shutdown-delay` in milliseconds; `undefined` keeps the default (0). */
+  shutdownDelay: number | undefined;
+  /**
+   * `--ready-path`: a path answered `200` while serving and `503` from the
+   * first signal on, for load-balancer health checks; `undefined`: none.
+   */
+  readyPath: string | undefined;
   /** `--reuse-port`: share the port with other processes. */
   reusePort: boolean;
   /** `--cert`: the path of a PEM certificate chain file. */
@@ -123,6 +132,9 @@ const DEFAULTS: Readonly<CliOptions> = {
   tickInterval: undefined,
   shutdownTimeout: undefined,
   maxConnections: undefined,
+  maxConnectionsPerClient: undefined,
+  shutdownDelay: undefined,
+  readyPath: undefined,
   reusePort: false,
   cert: undefined,
   key: undefined,
@@ -145,7 +157,8 @@ function duration(
     | "headerTimeout"
     | "requestTimeout"
     | "tickInterval"
-    | "shutdownTimeout",
+    | "shutdownTimeout"
+    | "shutdownDelay",
   positive = false,
 ): ValueFlag {
   return (options, value, flag) => {
@@ -158,6 +171,16 @@ function duration(
       throw invalid(flag, value, "expected a duration above 0, like 50ms");
     }
     options[key] = ms;
+  };
+}
+
+function count(key: "maxConnections" | "maxConnectionsPerClient"): ValueFlag {
+  return (options, value, flag) => {
+    const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+    if (!(n <= 2 ** 31 - 1)) {
+      throw invalid(flag, value, "expected a whole number, 0 for unlimited");
+    }
+    options[key] = n;
   };
 }
 
@@ -185,12 +208,14 @@ const VALUE_FLAGS: Record<string, ValueFlag> = {
   "--request-timeout": duration("requestTimeout"),
   "--tick": duration("tickInterval", true),
   "--shutdown-timeout": duration("shutdownTimeout"),
-  "--max-connections": (options, value, flag) => {
-    const count = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
-    if (!(count <= 2 ** 31 - 1)) {
-      throw invalid(flag, value, "expected a whole number, 0 for unlimited");
+  "--shutdown-delay": duration("shutdownDelay"),
+  "--max-connections": count("maxConnections"),
+  "--max-connections-per-client": count("maxConnectionsPerClient"),
+  "--ready-path": (options, value, flag) => {
+    if (!/^\/[\x21-\x7e]*$/.test(value)) {
+      throw invalid(flag, value, "expected a path starting with /");
     }
-    options.maxConnections = count;
+    options.readyPath = value;
   },
   "--engine": (options, value, flag) => {
     if (value !== "auto" && value !== "portable" && value !== "native") {
@@ -298,7 +323,14 @@ Flags:
   --request-timeout D    close a connection whose request takes longer (default 0 = off)
   --tick D               how often timers are checked (default 1s)
   --shutdown-timeout D   on SIGTERM/SIGINT, wait this long for requests in flight (default 10s, 0 = no limit)
-  --max-connections N    answer 503 to connections beyond N open ones (default 0 = unlimited)
+  --shutdown-delay D     on SIGTERM/SIGINT, go on accepting for D first, answering with
+                         Connection: close (default 0)
+  --max-connections N    at N open connections, close the longest-idle one for a new one,
+                         or answer 503 when none is idle (default 0 = unlimited)
+  --max-connections-per-client N
+                         the same per client address (IPv6: per /64) (default 0 = off)
+  --ready-path PATH      answer 200 at PATH, 503 from the first SIGTERM/SIGINT on (for
+                         load-balancer health checks; any client) (default: none)
   --reuse-port           share the port with other processes (needs deno's --unstable-net)
   --cert FILE --key FILE serve HTTPS with this PEM certificate chain and private key
   --engine E             auto, portable or native (default auto)
@@ -314,24 +346,31 @@ Exit codes: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad 
 }
 
 /**
- * Formats an address as `host:port`, with an IPv6 host in brackets.
+ * Formats an address as `host:port`, with an IPv6 host in brackets; a Unix
+ * domain socket's address as its path.
  *
  * @param addr The address.
- * @returns For example `127.0.0.1:8000` or `[::1]:8000`.
+ * @returns For example `127.0.0.1:8000`, `[::1]:8000` or `/run/app.sock`.
  */
-export function formatAddr(addr: Deno.NetAddr): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
+export function formatAddr(addr: Deno.NetAddr | Deno.UnixAddr): string {
+  return formatAddress(addr);
 }
 
 /**
- * The line printed once the server listens.
+ * The line printed once the server listens, as `Deno.serve` prints it.
  *
  * @param addr The address the server listens on (with the real port).
  * @param tls Whether the server speaks HTTPS.
- * @returns For example `Listening on http://0.0.0.0:8000/`.
+ * @returns For example `Listening on http://0.0.0.0:8000/`, or for a Unix
+ * domain socket `Listening on /run/app.sock`.
  */
-export function formatListening(addr: Deno.NetAddr, tls: boolean): string {
-  return `Listening on ${tls ? "https" : "http"}://${formatAddr(addr)}/`;
+export function formatListening(
+  addr: Deno.NetAddr | Deno.UnixAddr,
+  tls: boolean,
+): string {
+  return "path" in addr
+    ? `Listening on ${addr.path}`
+    : `Listening on ${tls ? "https" : "http"}://${formatAddr(addr)}/`;
 }
 
 /** What the access log tells about one request. */
@@ -347,7 +386,7 @@ export interface AccessLogEntry {
   /** Milliseconds from the request head to the end of the response. */
   ms: number;
   /** The client's address. */
-  remoteAddr: Deno.NetAddr;
+  remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** `true` when the response could not be sent completely. */
   aborted?: boolean;
 }
@@ -395,20 +434,29 @@ function escapeControls(text: string): string {
   return text.replace(/[\x00-\x20\x7f]/g, (c) => encodeURIComponent(c));
 }
 
-/** The close reasons that the timeout log reports. */
-export type TimeoutReason = "idle" | "headerTimeout" | "requestTimeout";
+/**
+ * The close reasons that the timeout log reports: the timeouts, and the
+ * closes that made room for a new connection at a connection limit.
+ */
+export type TimeoutReason =
+  | "idle"
+  | "headerTimeout"
+  | "requestTimeout"
+  | "evicted";
 
 const REASON_TEXT: Record<TimeoutReason, string> = {
   idle: "idle timeout",
   headerTimeout: "header timeout",
   requestTimeout: "request timeout",
+  evicted: "evicted for a new connection",
 };
 
 /**
  * Whether a close reason is one of the timeouts the timeout log reports.
  *
  * @param reason A close reason.
- * @returns `true` for `idle`, `headerTimeout` and `requestTimeout`.
+ * @returns `true` for `idle`, `headerTimeout`, `requestTimeout` and
+ * `evicted`.
  */
 export function isTimeoutReason(
   reason: string | undefined,
@@ -421,7 +469,7 @@ export interface TimeoutLogEntry {
   /** The connection's number within the server. */
   id: number;
   /** The client's address. */
-  remoteAddr: Deno.NetAddr;
+  remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** Which timeout closed it. */
   reason: TimeoutReason;
   /** Milliseconds since the last sign of life on the connection. */

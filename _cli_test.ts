@@ -96,6 +96,9 @@ Deno.test("parseArgs() gives the defaults for no arguments", () => {
     tickInterval: undefined,
     shutdownTimeout: undefined,
     maxConnections: undefined,
+    maxConnectionsPerClient: undefined,
+    shutdownDelay: undefined,
+    readyPath: undefined,
     reusePort: false,
     cert: undefined,
     key: undefined,
@@ -125,6 +128,12 @@ Deno.test("parseArgs() reads every flag, spaced and with =", () => {
     "0",
     "--max-connections",
     "1000",
+    "--max-connections-per-client",
+    "20",
+    "--shutdown-delay",
+    "5s",
+    "--ready-path",
+    "/healthz",
     "--reuse-port",
     "--cert",
     "c.pem",
@@ -147,6 +156,9 @@ Deno.test("parseArgs() reads every flag, spaced and with =", () => {
     tickInterval: 50,
     shutdownTimeout: 0,
     maxConnections: 1000,
+    maxConnectionsPerClient: 20,
+    shutdownDelay: 5_000,
+    readyPath: "/healthz",
     reusePort: true,
     cert: "c.pem",
     key: "k.pem",
@@ -164,6 +176,9 @@ Deno.test("parseArgs() reads every flag, spaced and with =", () => {
     "--tick=50ms",
     "--shutdown-timeout=0",
     "--max-connections=1000",
+    "--max-connections-per-client=20",
+    "--shutdown-delay=5s",
+    "--ready-path=/healthz",
     "--reuse-port",
     "--cert=c.pem",
     "--key=k.pem",
@@ -358,6 +373,9 @@ Deno.test("usage() names every flag that parseArgs() takes", () => {
       "--tick",
       "--shutdown-timeout",
       "--max-connections",
+      "--max-connections-per-client",
+      "--shutdown-delay",
+      "--ready-path",
       "--reuse-port",
       "--cert",
       "--key",
@@ -479,5 +497,15 @@ Deno.test("isTimeoutReason() picks only the timeouts", () => {
     ]
   ) {
     assert(!isTimeoutReason(other), String(other));
+  }
+});
+
+Deno.test("parseArgs() rejects a --ready-path that is not a path", () => {
+  for (const bad of ["healthz", "", "/a b"]) {
+    assertThrows(
+      () => parseArgs(["--ready-path", bad]),
+      UsageError,
+      `invalid value for --ready-path: ${JSON.stringify(bad)}`,
+    );
   }
 });

@@ -23,7 +23,8 @@
  * - {@linkcode RequestInfo}: the base of the `info` a handler gets, with
  *   `info.setTimeout()` validated once;
  * - {@linkcode internalServerError}, {@linkcode defaultOnError};
- * - {@linkcode formatHost}: an address as it stands in a URL or `Host`.
+ * - {@linkcode formatHost}: an address as it stands in a URL or `Host`;
+ *   {@linkcode formatAddr}: an address as logs and the dashboard print it.
  *
  * @module
  */
@@ -58,8 +59,11 @@ export interface RequestHooks {
  * `requestEnd()` and `setRequestTimeout()` on the connection hooks.
  */
 export interface ConnectionHooks extends RequestHooks {
-  /** The client's address. */
-  readonly remoteAddr: Deno.NetAddr;
+  /**
+   * The client's address; on a Unix domain socket
+   * `{ transport: "unix", path }` with the listener's path.
+   */
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /**
    * Bytes were read from or written to the connection. The portable engine
    * calls it on every read and write; the native engine cannot see bytes.
@@ -79,11 +83,13 @@ export interface ConnectionHooks extends RequestHooks {
    */
   requestStart(immediate?: boolean): RequestHooks;
   /**
-   * The engine waits for request body bytes from the client (`true`) or has
-   * stopped waiting (`false`). While it waits, `idleTimeout` applies in state
-   * `active`; a handler computing without reading is never idle.
+   * The engine waits on the peer (`true`): for request body bytes, or for a
+   * write of the response that the peer has not drained; or it has stopped
+   * waiting (`false`). Only while it waits does `idleTimeout` apply in
+   * states `active` and `writing`: a handler computing, or a response
+   * stream slow to produce its next chunk, is never idle.
    */
-  bodyWait(waiting: boolean): void;
+  peerWait(waiting: boolean): void;
   /**
    * Whether the response being prepared must end the connection: the server
    * shuts down, or `maxRequestsPerConnection` was reached. The engine then
@@ -96,6 +102,14 @@ export interface ConnectionHooks extends RequestHooks {
    * `"timeout=64"`), or `""` to send none.
    */
   readonly keepAlive: string;
+  /**
+   * The request was upgraded (a WebSocket): the connection serves no more
+   * requests and never becomes idle. A graceful shutdown then calls
+   * {@linkcode EngineConnection.closeIdle} at once, which says goodbye
+   * (close code `1001`), instead of waiting for the connection to be idle.
+   * Optional, so that a test double may leave it out.
+   */
+  upgraded?(): void;
   /**
    * The connection ended, for the given reason (state `closed`). A call
    * after the lifetime layer closed the connection itself (through
@@ -243,6 +257,12 @@ function recover(
  * rejects or returns no `Response` is logged and answered
  * {@linkcode internalServerError}.
  *
+ * The engines take every handler as a `ServeHandler` and pass it an
+ * `info` whose address is of either kind: the server pairs each handler
+ * with the listener whose addresses it takes (a handler of
+ * `serve({ path })` gets Unix addresses, any other TCP ones), so the
+ * address is always of the kind the handler declares.
+ *
  * @param handler The user's handler.
  * @param request The request.
  * @param info The handler's `info`.
@@ -253,12 +273,12 @@ function recover(
 export function callHandler(
   handler: ServeHandler,
   request: Request,
-  info: ServeHandlerInfo,
+  info: ServeHandlerInfo<Deno.NetAddr | Deno.UnixAddr>,
   onError: ErrorHandler,
 ): Response | Promise<Response> {
   let result: unknown;
   try {
-    result = handler(request, info);
+    result = handler(request, info as ServeHandlerInfo);
   } catch (error) {
     return recover(error, onError);
   }
@@ -309,7 +329,8 @@ export let requestHooksOf: (info: RequestInfo) => RequestHooks;
  * address and `setTimeout()`, validated here once. An engine adds
  * `completed`.
  */
-export abstract class RequestInfo implements ServeHandlerInfo {
+export abstract class RequestInfo
+  implements ServeHandlerInfo<Deno.NetAddr | Deno.UnixAddr> {
   readonly #hooks: ConnectionHooks;
   readonly #request: RequestHooks;
 
@@ -328,7 +349,7 @@ export abstract class RequestInfo implements ServeHandlerInfo {
   }
 
   /** The address of the client. */
-  get remoteAddr(): Deno.NetAddr {
+  get remoteAddr(): Deno.NetAddr | Deno.UnixAddr {
     return this.#hooks.remoteAddr;
   }
 
@@ -356,4 +377,17 @@ export abstract class RequestInfo implements ServeHandlerInfo {
  */
 export function formatHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/**
+ * An address as logs and the dashboard print it: `host:port` (an IPv6 host
+ * in brackets) for TCP, the socket path for a Unix domain socket.
+ *
+ * @param addr The address.
+ * @returns For example `127.0.0.1:8000`, `[::1]:8000` or `/run/app.sock`.
+ */
+export function formatAddr(addr: Deno.NetAddr | Deno.UnixAddr): string {
+  return "path" in addr
+    ? addr.path
+    : `${formatHost(addr.hostname)}:${addr.port}`;
 }

@@ -22,9 +22,13 @@
  * | --------------------- | ------------------------------------------------ | -------------------------------- |
  * | `new`                 | runs                                             | `headerTimeout` from accept      |
  * | `reading`             | runs                                             | `headerTimeout` (first request: from accept; later: from the first byte) |
- * | `active`              | only while the engine waits for body bytes and sees bytes | `requestTimeout` (or the override) |
- * | `writing`             | only when the engine sees bytes                  | `requestTimeout` (or the override) |
+ * | `active`              | only while the engine waits on the peer (1) and sees bytes | `requestTimeout` (or the override) |
+ * | `writing`             | only while the engine waits on the peer (1) and sees bytes | `requestTimeout` (or the override) |
  * | `idle`                | runs (never the override)                        | none                             |
+ *
+ * 1. `peerWait(true)`: for request body bytes, or for a write of the
+ *    response that the peer has not drained. A handler computing, or a
+ *    response stream slow to produce its next chunk, is never idle.
  *
  * An override of `0` stops the stall and request timers of that request.
  *
@@ -35,9 +39,10 @@
  * the connection's own fields serve the first open request, and a
  * {@linkcode Stream} record each further one.
  *
- * The table has one shutdown phase: `"serving"`, then `"draining"` (every
- * response says `Connection: close`; idle connections go after the grace),
- * then possibly `"closing"` (everything goes at once).
+ * The table has one shutdown phase: `"serving"`, possibly `"delaying"`
+ * (`shutdownDelay`: still accepting, but every response says `Connection:
+ * close`), then `"draining"` (the same; idle connections go after the
+ * grace), then possibly `"closing"` (everything goes at once).
  *
  * @module
  */
@@ -53,26 +58,11 @@ import type {
   CloseReason,
   ConnectionInfo,
   ConnectionState,
+  ConnectionStateEvent,
   ServerStats,
 } from "./types.ts";
 
-/** A change of a connection's state, passed to `onConnectionState`. */
-export interface ConnectionStateEvent {
-  /** The connection's number, unique within the server. */
-  readonly id: number;
-  /** The client's address. */
-  readonly remoteAddr: Deno.NetAddr;
-  /** The state the connection entered. */
-  readonly state: ConnectionState;
-  /** Why it closed; set only when `state` is `"closed"`. */
-  readonly reason?: CloseReason;
-  /**
-   * For a `"closed"` event, milliseconds since the last byte in either
-   * direction (the native engine: since the last request event); `0` for
-   * the other states.
-   */
-  readonly idleMs: number;
-}
+export type { ConnectionStateEvent };
 
 /** What a {@linkcode ConnectionTable} needs from the outside world. */
 export interface TableEnvironment {
@@ -85,7 +75,7 @@ export interface TableEnvironment {
 }
 
 /** Where the table is in the server's life. */
-export type TablePhase = "serving" | "draining" | "closing";
+export type TablePhase = "serving" | "delaying" | "draining" | "closing";
 
 /** Which timeout a timer enforces. */
 export type TimerKind = "idle" | "headerTimeout" | "requestTimeout";
@@ -106,8 +96,8 @@ export interface PolicyInput {
   readonly state: ConnectionState;
   /** The per-request override of `info.setTimeout()`, or `-1`. */
   readonly override: number;
-  /** Whether the engine waits for request body bytes. */
-  readonly bodyWaiting: boolean;
+  /** Whether the engine waits on the peer (`peerWait()`). */
+  readonly peerWaiting: boolean;
   /** Whether the engine reports every byte. */
   readonly tracksBytes: boolean;
   /** When the last byte (or event) was seen. */
@@ -116,9 +106,9 @@ export interface PolicyInput {
 
 /**
  * The stall timer of a connection: its duration (`0`: none) and whether it
- * runs in the connection's state (not while a handler computes without
- * waiting for body bytes, and not during a request at all when the engine
- * cannot see bytes).
+ * runs in the connection's state (during a request only while the engine
+ * waits on the peer, for body bytes or for a write to drain, and never when
+ * the engine cannot see bytes).
  *
  * @param conn The connection.
  * @param idleTimeout The server's `idleTimeout`.
@@ -131,9 +121,9 @@ export function stallTimer(
   const duration = conn.override !== -1 && conn.state !== "idle"
     ? conn.override
     : idleTimeout;
-  const running = conn.state === "active"
-    ? conn.bodyWaiting && conn.tracksBytes
-    : conn.state !== "writing" || conn.tracksBytes;
+  const running = conn.state === "active" || conn.state === "writing"
+    ? conn.peerWaiting && conn.tracksBytes
+    : true;
   return { duration, running };
 }
 
@@ -171,6 +161,46 @@ export function timerInForce(
     consider("idle", conn.lastActivity + stall.duration, stall.duration);
   }
   return first;
+}
+
+/** One client (address group) under `maxConnectionsPerClient`. */
+interface ClientEntry {
+  /** Its address group ({@linkcode clientGroup}). */
+  readonly key: string;
+  /** Its open connections. */
+  count: number;
+  /** Its connections waiting without a request, oldest first. */
+  readonly waiting: TimerList<Connection>;
+}
+
+/**
+ * The group a client counts in for `maxConnectionsPerClient`: an IPv4
+ * address as it is (also when written as an IPv4-mapped IPv6 address), the
+ * /64 network of an IPv6 address (its first four groups), and `null` for a
+ * Unix socket, whose clients are not counted.
+ *
+ * @param addr The client's address.
+ * @returns The group's key, or `null`.
+ */
+export function clientGroup(
+  addr: Deno.NetAddr | Deno.UnixAddr,
+): string | null {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return null;
+  const host = (addr as Deno.NetAddr).hostname.toLowerCase();
+  if (!host.includes(":")) return host;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  if (mapped !== null) return mapped[1];
+  // Expand "::" so that the first four groups can be read.
+  const zone = host.indexOf("%");
+  const bare = zone === -1 ? host : host.slice(0, zone);
+  const [head, tail] = bare.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined
+    ? left
+    : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":") +
+    "::/64";
 }
 
 /** What owns a request timer: a connection's first request, or a stream. */
@@ -220,7 +250,7 @@ class Stream implements RequestHooks {
  */
 class Connection implements ConnectionHooks, PolicyInput {
   readonly id: number;
-  readonly remoteAddr: Deno.NetAddr;
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   readonly openedAt: number;
   state: ConnectionState = "new";
   lastActivity: number;
@@ -236,7 +266,18 @@ class Connection implements ConnectionHooks, PolicyInput {
   firstResponded = false;
   /** The further open requests, made when the first is taken. */
   more: Set<Stream> | null = null;
-  bodyWaiting = false;
+  /**
+   * Its place among the connections waiting without a request (new or
+   * idle), oldest first; made only when a connection limit is set.
+   */
+  waitNode: TimerNode<Connection> | null = null;
+  /** Its place among its client's waiting connections; the same. */
+  clientNode: TimerNode<Connection> | null = null;
+  /** Its client's entry, when `maxConnectionsPerClient` counts it. */
+  client: ClientEntry | null = null;
+  peerWaiting = false;
+  /** Whether the engine reported an upgrade (`upgraded()`). */
+  isUpgraded = false;
   /** Whether the engine reports bytes; else only request-level events. */
   readonly tracksBytes: boolean;
   /** Per-request stall/request timeout from `info.setTimeout()`; -1: none. */
@@ -250,7 +291,7 @@ class Connection implements ConnectionHooks, PolicyInput {
   constructor(
     table: ConnectionTable,
     id: number,
-    remoteAddr: Deno.NetAddr,
+    remoteAddr: Deno.NetAddr | Deno.UnixAddr,
     tracksBytes: boolean,
   ) {
     this.table = table;
@@ -288,6 +329,9 @@ class Connection implements ConnectionHooks, PolicyInput {
   }
 
   requestStart(immediate = false): RequestHooks {
+    // An engine may still report a request of a connection the table has
+    // let go: it counts nothing.
+    if (this.state === "closed") return this;
     const now = immediate
       ? this.lastActivity
       : this.lastActivity = this.table.now();
@@ -310,19 +354,18 @@ class Connection implements ConnectionHooks, PolicyInput {
     return stream;
   }
 
-  bodyWait(waiting: boolean): void {
+  peerWait(waiting: boolean): void {
     this.lastActivity = this.table.now();
-    this.bodyWaiting = waiting;
+    this.peerWaiting = waiting;
   }
 
   responseStart(): void {
     if (!this.firstOpen || this.firstResponded) return;
     this.firstResponded = true;
     this.handling--;
-    // Only an engine that reports bytes runs a stall timer while writing.
-    // (The clock is read: a handler may have computed for a long time.)
-    if (this.tracksBytes) this.lastActivity = this.table.now();
-    this.bodyWaiting = false;
+    // No clock read: while writing, the stall timer runs only once the
+    // engine waits on the peer, and `peerWait(true)` stamps the time.
+    this.peerWaiting = false;
     this.settleState();
   }
 
@@ -331,7 +374,7 @@ class Connection implements ConnectionHooks, PolicyInput {
     this.firstOpen = false;
     if (!this.firstResponded) this.handling--;
     this.lastActivity = this.table.now();
-    this.bodyWaiting = false;
+    this.peerWaiting = false;
     this.streams--;
     this.table.streams--;
     this.table.requestEnded(this);
@@ -360,6 +403,12 @@ class Connection implements ConnectionHooks, PolicyInput {
     if (this.firstOpen) this.table.overrideRequest(this, ms);
   }
 
+  upgraded(): void {
+    if (this.isUpgraded || this.state === "closed") return;
+    this.isUpgraded = true;
+    this.table.webSockets++;
+  }
+
   closed(reason: CloseReason): void {
     this.table.remove(this, reason);
   }
@@ -373,6 +422,8 @@ function zeroReasons(): Record<CloseReason, number> {
     headerTimeout: 0,
     requestTimeout: 0,
     maxConnections: 0,
+    maxConnectionsPerClient: 0,
+    evicted: 0,
     shutdown: 0,
     client: 0,
     done: 0,
@@ -408,10 +459,28 @@ export class ConnectionTable {
   #requests = 0;
   /** Open requests over every connection. */
   streams = 0;
+  /** Open connections upgraded to WebSockets. */
+  webSockets = 0;
   readonly #closed = zeroReasons();
   readonly #open = { new: 0, reading: 0, active: 0, writing: 0, idle: 0 };
   readonly #refreshIdle = (node: TimerNode<Connection>, now: number) =>
     this.#idleDeadline(node.value, now);
+  /**
+   * The idle and header timeouts in force now: the options' values, or
+   * less under `pressure`; re-evaluated at each tick.
+   */
+  #effective: ResolvedLifetime;
+  /**
+   * How much earlier than their stored deadlines idle timers run out now
+   * (`idleTimeout` minus the idle timeout in force), for the re-queue.
+   */
+  #idleOffset = 0;
+  /** Whether a connection limit needs the waiting queues below. */
+  readonly #evictable: boolean;
+  /** Connections waiting without a request (new or idle), oldest first. */
+  readonly #waiting = new TimerList<Connection>();
+  /** The clients under `maxConnectionsPerClient`, by address group. */
+  readonly #clients = new Map<string, ClientEntry>();
 
   /**
    * @param options The resolved timeouts and limits (`resolveLifetime()`).
@@ -421,10 +490,26 @@ export class ConnectionTable {
     this.options = options;
     this.#env = env;
     this.now = env.now;
+    this.#effective = options;
+    this.#evictable = options.maxConnections > 0 ||
+      options.maxConnectionsPerClient > 0;
     const seconds = Math.floor(options.idleTimeout / 1000) - 1;
     this.keepAlive = options.idleTimeout > 0 && seconds >= 1
       ? `timeout=${seconds}`
       : "";
+  }
+
+  /** Whether the server is past accepting: draining or closing. */
+  get stopping(): boolean {
+    return this.phase === "draining" || this.phase === "closing";
+  }
+
+  /**
+   * Starts the shutdown delay: the server still accepts and serves, but
+   * every response says `Connection: close`.
+   */
+  delay(): void {
+    if (this.phase === "serving") this.phase = "delaying";
   }
 
   /** Open connections. */
@@ -448,7 +533,7 @@ export class ConnectionTable {
    * @returns The connection's hooks.
    */
   open(
-    remoteAddr: Deno.NetAddr,
+    remoteAddr: Deno.NetAddr | Deno.UnixAddr,
     start: (hooks: ConnectionHooks) => EngineConnection,
     tracksBytes: boolean,
   ): ConnectionHooks {
@@ -463,6 +548,7 @@ export class ConnectionTable {
     if (headerTimeout > 0) {
       this.#header.add(conn.headerNode, conn.openedAt + headerTimeout);
     }
+    if (this.#evictable) this.#enlist(conn);
     this.#emit(conn, "new");
     let engine: EngineConnection;
     try {
@@ -476,10 +562,98 @@ export class ConnectionTable {
     return conn;
   }
 
-  /** Counts a connection refused because the table was full. */
-  refused(): void {
+  /**
+   * Counts a connection refused at a limit.
+   *
+   * @param reason Which limit: `"maxConnections"` by default.
+   */
+  refused(
+    reason: "maxConnections" | "maxConnectionsPerClient" = "maxConnections",
+  ): void {
     this.#accepted++;
-    this.#closed.maxConnections++;
+    this.#closed[reason]++;
+  }
+
+  /**
+   * Makes room for a new connection from `remoteAddr`: at
+   * `maxConnectionsPerClient` for its client, then at `maxConnections`,
+   * closes the connection that has waited longest without a request
+   * (reason `"evicted"`). O(1) a limit.
+   *
+   * @param remoteAddr The new connection's client.
+   * @returns `null` when the connection may be opened, else the limit that
+   * refuses it (no connection was waiting to make room).
+   */
+  admit(
+    remoteAddr: Deno.NetAddr | Deno.UnixAddr,
+  ): "maxConnections" | "maxConnectionsPerClient" | null {
+    const perClient = this.options.maxConnectionsPerClient;
+    if (perClient > 0) {
+      const key = clientGroup(remoteAddr);
+      const entry = key === null ? undefined : this.#clients.get(key);
+      if (
+        entry !== undefined && entry.count >= perClient &&
+        !this.#evictFirst(entry.waiting)
+      ) return "maxConnectionsPerClient";
+    }
+    if (this.full && !this.#evictFirst(this.#waiting)) return "maxConnections";
+    return null;
+  }
+
+  /**
+   * Closes the connection that has waited longest without a request, when
+   * a connection limit is set (used when accepting fails for lack of file
+   * descriptors).
+   *
+   * @returns Whether one was closed.
+   */
+  evictOne(): boolean {
+    return this.#evictFirst(this.#waiting);
+  }
+
+  #evictFirst(list: TimerList<Connection>): boolean {
+    const node = list.peek();
+    return node !== undefined && this.#kill(node.value, "evicted");
+  }
+
+  /** Registers a new connection in the waiting queues and its client. */
+  #enlist(conn: Connection): void {
+    conn.waitNode = new TimerNode(conn);
+    this.#waiting.add(conn.waitNode, conn.openedAt);
+    if (this.options.maxConnectionsPerClient === 0) return;
+    const key = clientGroup(conn.remoteAddr);
+    if (key === null) return;
+    let entry = this.#clients.get(key);
+    if (entry === undefined) {
+      entry = { key, count: 0, waiting: new TimerList() };
+      this.#clients.set(key, entry);
+    }
+    entry.count++;
+    conn.client = entry;
+    conn.clientNode = new TimerNode(conn);
+    entry.waiting.add(conn.clientNode, conn.openedAt);
+  }
+
+  /**
+   * Keeps a connection's place in the waiting queues in step with its
+   * state: in them while new or idle (from the time it became so), out of
+   * them otherwise.
+   */
+  #requeue(conn: Connection): void {
+    const waiting = conn.state === "idle" || conn.state === "new";
+    const node = conn.waitNode!;
+    const clientNode = conn.clientNode;
+    if (waiting === node.linked) return;
+    if (waiting) {
+      // Times only grow, so this appends at the tail: O(1).
+      this.#waiting.add(node, conn.lastActivity);
+      if (clientNode !== null) {
+        conn.client!.waiting.add(clientNode, conn.lastActivity);
+      }
+    } else {
+      this.#waiting.remove(node);
+      if (clientNode !== null) conn.client!.waiting.remove(clientNode);
+    }
   }
 
   /** Moves a connection to `state` and reports it. */
@@ -488,6 +662,7 @@ export class ConnectionTable {
     this.#open[conn.state as OpenState]--;
     this.#open[state as OpenState]++;
     conn.state = state;
+    if (this.#evictable) this.#requeue(conn);
     this.#emit(conn, state);
   }
 
@@ -580,7 +755,34 @@ export class ConnectionTable {
     const stall = stallTimer(conn, idleTimeout);
     if (stall.duration === 0) return now + (idleTimeout || 60_000);
     if (!stall.running) return now + stall.duration;
-    return conn.lastActivity + stall.duration;
+    // Deadlines are stored as if `idleTimeout` were in force and expired
+    // `#idleOffset` early; a per-request override is not shortened.
+    const overridden = conn.override !== -1 && conn.state !== "idle";
+    return conn.lastActivity + stall.duration +
+      (overridden ? this.#idleOffset : 0);
+  }
+
+  /**
+   * The timeouts in force under `pressure`, for `open` connections: the
+   * idle and header timeouts shrink linearly from their full values at
+   * `pressure.from` open connections to `pressure.floor` at
+   * `maxConnections`.
+   */
+  #underPressure(open: number): ResolvedLifetime {
+    const options = this.options;
+    const pressure = options.pressure;
+    if (pressure === false || open <= pressure.from) return options;
+    const share = Math.min(
+      1,
+      (open - pressure.from) / (options.maxConnections - pressure.from),
+    );
+    const shrink = (full: number) =>
+      full === 0 ? 0 : full - (full - Math.min(pressure.floor, full)) * share;
+    return {
+      ...options,
+      idleTimeout: shrink(options.idleTimeout),
+      headerTimeout: shrink(options.headerTimeout),
+    };
   }
 
   /**
@@ -607,10 +809,14 @@ export class ConnectionTable {
         }
       }
     }
+    const effective = this.#effective;
     return timerInForce(
       conn,
-      this.options,
-      conn.headerNode.linked ? conn.headerNode.deadline : undefined,
+      effective,
+      conn.headerNode.linked
+        ? conn.headerNode.deadline -
+          (this.options.headerTimeout - effective.headerTimeout)
+        : undefined,
       request,
     );
   }
@@ -627,7 +833,12 @@ export class ConnectionTable {
    */
   tick(now: number): number {
     let closed = 0;
-    for (const node of this.#header.expire(now)) {
+    // Header and idle deadlines are stored for the full timeouts: under
+    // pressure, the lists run out as much earlier as the timeouts shrank.
+    const effective = this.#effective = this.#underPressure(this.#conns.size);
+    const headerOffset = this.options.headerTimeout - effective.headerTimeout;
+    this.#idleOffset = this.options.idleTimeout - effective.idleTimeout;
+    for (const node of this.#header.expire(now + headerOffset)) {
       if (this.#kill(node.value, "headerTimeout")) closed++;
     }
     for (const node of this.#request.expire(now)) {
@@ -637,7 +848,9 @@ export class ConnectionTable {
       const conn = slot instanceof Stream ? slot.conn : slot;
       if (this.#kill(conn, "requestTimeout")) closed++;
     }
-    for (const node of this.#idle.expire(now, this.#refreshIdle)) {
+    for (
+      const node of this.#idle.expire(now + this.#idleOffset, this.#refreshIdle)
+    ) {
       if (this.#kill(node.value, "idle")) closed++;
     }
     if (this.phase === "draining") {
@@ -646,8 +859,9 @@ export class ConnectionTable {
       const due: Connection[] = [];
       for (const conn of this.#conns) {
         if (
-          (conn.state === "idle" || conn.state === "new") &&
-          now >= Math.max(graceEnd, conn.lastActivity + grace)
+          conn.isUpgraded ||
+          ((conn.state === "idle" || conn.state === "new") &&
+            now >= Math.max(graceEnd, conn.lastActivity + grace))
         ) due.push(conn);
       }
       for (const conn of due) {
@@ -680,7 +894,7 @@ export class ConnectionTable {
    * @param now The time.
    */
   drain(now: number): void {
-    if (this.phase !== "serving") return;
+    if (this.phase === "draining" || this.phase === "closing") return;
     this.phase = "draining";
     this.drainStartedAt = now;
     if (this.#conns.size === 0) this.#env.onEmpty?.();
@@ -709,9 +923,25 @@ export class ConnectionTable {
     this.#request.remove(conn.requestNode);
     this.#idle.remove(conn.idleNode);
     if (conn.more !== null) {
-      for (const stream of conn.more) this.#request.remove(stream.requestNode);
+      for (const stream of conn.more) {
+        this.#request.remove(stream.requestNode);
+        stream.ended = true;
+      }
       conn.more = null;
     }
+    // Its open requests end with it: a late report of one changes nothing.
+    conn.firstOpen = false;
+    conn.handling = 0;
+    if (conn.waitNode !== null) this.#waiting.remove(conn.waitNode);
+    const client = conn.client;
+    if (client !== null) {
+      client.waiting.remove(conn.clientNode!);
+      if (--client.count === 0) {
+        this.#clients.delete(clientGroup(conn.remoteAddr)!);
+      }
+      conn.client = null;
+    }
+    if (conn.isUpgraded) this.webSockets--;
     this.#open[conn.state as OpenState]--;
     this.streams -= conn.streams;
     conn.streams = 0;
@@ -723,9 +953,7 @@ export class ConnectionTable {
       conn.engine = undefined;
     }
     this.#emit(conn, "closed", reason);
-    if (this.phase !== "serving" && this.#conns.size === 0) {
-      this.#env.onEmpty?.();
-    }
+    if (this.stopping && this.#conns.size === 0) this.#env.onEmpty?.();
   }
 
   /** Remembers a closed connection's `finished` until it settles. */
@@ -779,6 +1007,11 @@ export class ConnectionTable {
       accepted: this.#accepted,
       requests: this.#requests,
       streams: this.streams,
+      webSockets: this.webSockets,
+      effective: {
+        idleTimeout: this.#effective.idleTimeout,
+        headerTimeout: this.#effective.headerTimeout,
+      },
       closed: { ...this.#closed },
       shuttingDown: this.phase !== "serving",
     };

@@ -128,21 +128,80 @@ Deno.test("ConnectionTable never counts a computing handler as idle, but a stall
     hooks.headStart();
     hooks.requestStart();
   }
-  reading.hooks.bodyWait(true);
+  reading.hooks.peerWait(true);
   clock.t = 1_100;
   table.tick(clock.t);
   assertEquals(reading.fake.closedWith, "idle");
   clock.t = 10_000;
   table.tick(clock.t);
   assertEquals(computing.fake.closedWith, undefined);
-  // Once it writes, the stall timeout runs from the response's start.
+  // Once a write waits on the client, the stall timeout runs from then.
   computing.hooks.responseStart();
+  computing.hooks.peerWait(true);
   clock.t = 10_099;
   table.tick(clock.t);
   assertEquals(computing.fake.closedWith, undefined);
   clock.t = 10_250;
   table.tick(clock.t);
   assertEquals(computing.fake.closedWith, "idle");
+});
+
+Deno.test("ConnectionTable never counts a response stream slow to produce as idle", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+    requestTimeout: 0,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  // The head is written at once, then the stream pauses far past the idle
+  // timeout: the engine waits on the handler, not on the client.
+  hooks.peerWait(true);
+  clock.t = 1_010;
+  hooks.peerWait(false);
+  for (const t of [1_200, 5_000, 70_000]) {
+    clock.t = t;
+    table.tick(t);
+    assertEquals(fake.closedWith, undefined);
+    assertEquals(table.connections(t)[0].timer, null);
+  }
+  // The next chunk is written and drained: still open, and idle again.
+  hooks.peerWait(true);
+  clock.t = 70_050;
+  hooks.peerWait(false);
+  hooks.requestEnd();
+  clock.t = 70_149;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  assertEquals(table.connections(clock.t)[0].state, "idle");
+});
+
+Deno.test("ConnectionTable closes a connection whose client does not drain a write", () => {
+  const { clock, table, open } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+    requestTimeout: 0,
+  });
+  const { hooks, fake } = open();
+  hooks.headStart();
+  hooks.requestStart();
+  hooks.responseStart();
+  clock.t = 5_000; // the handler's stream took its time
+  hooks.peerWait(true); // a write the client does not read
+  const [listed] = table.connections(clock.t);
+  assertEquals([listed.state, listed.timer, listed.remainingMs], [
+    "writing",
+    "idle",
+    100,
+  ]);
+  clock.t = 5_099;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, undefined);
+  clock.t = 5_100;
+  table.tick(clock.t);
+  assertEquals(fake.closedWith, "idle");
 });
 
 Deno.test("ConnectionTable keeps a slow but steady response stream open", () => {
@@ -403,13 +462,16 @@ Deno.test("ConnectionTable lets an engine reuse headStart()'s time with requestS
   assertEquals(read.fake.closedWith, "requestTimeout");
 });
 
-Deno.test("ConnectionTable reads the clock at responseStart(): a long synchronous handler is not a stall", () => {
+Deno.test("ConnectionTable reads the clock at peerWait(): a long synchronous handler is not a stall", () => {
   const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
   const { hooks, fake } = open();
   hooks.headStart();
   hooks.requestStart(true);
   clock.t = 1_500; // the handler computed for 500 ms, blocking the loop
   hooks.responseStart();
+  table.tick(1_500);
+  assertEquals(fake.closedWith, undefined);
+  hooks.peerWait(true); // its response's first write
   table.tick(1_510);
   assertEquals(fake.closedWith, undefined);
   table.tick(1_600);

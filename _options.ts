@@ -7,14 +7,16 @@
  *
  * A bad option throws at once: a `TypeError` for a wrong type, a
  * `RangeError` for a value out of range, each naming the option and quoting
- * the value.
+ * the value. An option of `Deno.serve` that Reaper does not support (VSOCK,
+ * `certFile`, `alpnProtocols`), or one that does not apply to the transport
+ * chosen (`port` with `path`), throws a `TypeError` too: none is silently
+ * dropped.
  *
  * @module
  */
 
-import type { ConnectionStateEvent } from "./_lifetime.ts";
 import { defaultOnError, type ErrorHandler } from "./_engine.ts";
-import type { ServeHandler } from "./types.ts";
+import type { ConnectionStateEvent, ServeHandler } from "./types.ts";
 
 /**
  * The timeouts and limits that govern connections. All durations are in
@@ -68,6 +70,18 @@ export interface LifetimeOptions {
    */
   shutdownTimeout?: number;
   /**
+   * How long the server goes on accepting and serving after a shutdown
+   * began (a signal or `shutdown()`), every response carrying
+   * `Connection: close`, before it closes its listener and drains. Behind a
+   * load balancer (Kubernetes, a cloud LB) that keeps sending to a
+   * terminating instance for a few seconds, new connections in that time
+   * are still served instead of refused. A second signal or `close()` ends
+   * the delay at once. `0` means no delay.
+   *
+   * @default {0}
+   */
+  shutdownDelay?: number;
+  /**
    * How long a connection must have stayed idle, after a graceful shutdown
    * began, before it is closed, so that a request already on its way on it is
    * still answered (with `Connection: close`).
@@ -76,13 +90,51 @@ export interface LifetimeOptions {
    */
   shutdownGrace?: number;
   /**
-   * How many connections may be open at once. Beyond it a new connection is
-   * answered `503 Service Unavailable` and closed at once; open connections
-   * are not affected. `0` means no limit.
+   * How many connections may be open at once. When a new connection comes
+   * at the limit, the connection that has waited longest without a request
+   * (idle between requests, or silent since accept) is closed to make room
+   * (reason `"evicted"`), as nginx frees idle keep-alive connections when
+   * it runs short; a connection with a request in flight or partly read is
+   * never closed for it. Only when no connection is waiting is the new one
+   * answered `503 Service Unavailable` and closed (reason
+   * `"maxConnections"`). The same eviction runs when accepting fails for
+   * lack of file descriptors. `0` means no limit.
    *
    * @default {0}
    */
   maxConnections?: number;
+  /**
+   * How many connections one client may have open at once, counted by its
+   * address: an IPv4 address, or the /64 network of an IPv6 address
+   * (clients on a Unix socket are not counted). At the limit, that
+   * client's connection that has waited longest without a request is
+   * closed to make room (reason `"evicted"`); when it has none waiting,
+   * the new connection is answered `503` and closed (reason
+   * `"maxConnectionsPerClient"`). Behind a proxy every client has the
+   * proxy's address: leave it off there. `0` means no limit.
+   *
+   * @default {0}
+   */
+  maxConnectionsPerClient?: number;
+  /**
+   * Timeouts that shrink under load, as Envoy's overload manager does: as
+   * open connections rise from `from` towards `maxConnections`, the idle
+   * and header timeouts in force shrink linearly from their set values to
+   * `floor` milliseconds (never above their set values), and grow back as
+   * connections close. Re-evaluated at every tick; the values in force are
+   * in `stats().effective`. Needs `maxConnections`. A per-request
+   * `info.setTimeout()` is not shortened.
+   *
+   * Worked example: `idleTimeout` 65 000, `headerTimeout` 20 000,
+   * `maxConnections` 1000, `pressure: { from: 500, floor: 2000 }`. Up to
+   * 500 open connections: 65 s and 20 s. At 750 (half way): 33.5 s and
+   * 11 s. At 1000: 2 s and 2 s. A connection idle for 40 s survives at 600
+   * open connections (idle timeout 52.4 s) and is closed at the next tick
+   * once 700 are open (39.8 s).
+   *
+   * @default {false}
+   */
+  pressure?: PressureOptions | false;
   /**
    * How many requests one connection may carry; the response to the last
    * one says `Connection: close`. `0` means no limit.
@@ -98,16 +150,38 @@ export interface LifetimeOptions {
   onConnectionState?: (event: ConnectionStateEvent) => void;
 }
 
-/** Options of {@linkcode serve}. */
-export interface ServeOptions extends LifetimeOptions {
+/**
+ * Options of {@linkcode serve}.
+ *
+ * The server listens on TCP (`port`, `hostname`; HTTPS with `cert` and
+ * `key`) or, when the options have a `path` property, on that Unix domain
+ * socket, as `Deno.serve` chooses. Use {@linkcode ServeUnixOptions} for the
+ * latter, so that `addr`, `onListen` and `info.remoteAddr` have the type
+ * `Deno.UnixAddr`.
+ *
+ * @typeParam Addr The kind of address the server listens on and reports:
+ * `Deno.NetAddr` for TCP, `Deno.UnixAddr` for a Unix domain socket.
+ */
+export interface ServeOptions<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+> extends LifetimeOptions {
+  /**
+   * What to listen on: `"tcp"` (`port` and `hostname`) or `"unix"` (a Unix
+   * domain socket at `path`). With a `path` it may be left out: it is then
+   * `"unix"`. Deno's `"vsock"` is not supported: it throws a `TypeError`.
+   *
+   * @default {"tcp"}
+   */
+  transport?: "tcp" | "unix";
   /**
    * The port to listen on; `0` picks a free port (read it from `addr`).
+   * TCP only.
    *
    * @default {8000}
    */
   port?: number;
   /**
-   * The address to listen on.
+   * The address to listen on. TCP only.
    *
    * @default {"0.0.0.0"}
    */
@@ -115,20 +189,47 @@ export interface ServeOptions extends LifetimeOptions {
   /**
    * Lets several processes listen on the same port (`SO_REUSEPORT`), so the
    * kernel balances connections between them. Deno 2.9 requires the
-   * `--unstable-net` flag for it.
+   * `--unstable-net` flag for it. TCP only.
    *
    * @default {false}
    */
   reusePort?: boolean;
-  /** A PEM certificate chain: with `key`, serves HTTPS. */
+  /**
+   * The most connections the operating system queues for the server to
+   * accept (the `listen()` backlog); beyond it new connections are refused.
+   * The kernel may round it up or cap it (Linux: `net.core.somaxconn`).
+   * TCP only.
+   *
+   * @default {511}
+   */
+  tcpBacklog?: number;
+  /** A PEM certificate chain: with `key`, serves HTTPS. TCP only. */
   cert?: string;
-  /** The PEM private key of `cert`. */
+  /** The PEM private key of `cert`. TCP only. */
   key?: string;
   /**
-   * Called once the server listens. By default it logs
-   * `Listening on http://HOST:PORT/`.
+   * The format of `key`: only `"pem"` (Deno's only format too). TCP only.
+   *
+   * @default {"pem"}
    */
-  onListen?: (addr: Deno.NetAddr) => void;
+  keyFormat?: "pem";
+  /**
+   * The path of a Unix domain socket to listen on, instead of TCP. The file
+   * must not exist yet (else `Deno.errors.AddrInUse`); it is removed when
+   * the server stops. No TCP option (`port`, `hostname`, `reusePort`,
+   * `tcpBacklog`, `cert`, `key`) may be given with it. The socket has no
+   * client addresses: every `remoteAddr` is `{ transport: "unix", path }`
+   * with this path. Requests without a `Host` get the URL
+   * `http+unix://PATH/...` (the path percent-encoded), as with `Deno.serve`.
+   * Needs `--allow-net` (or `--allow-net=unix:PATH`), `--allow-read` and
+   * `--allow-write` for the path.
+   */
+  path?: string;
+  /**
+   * Called once the server listens. By default it logs
+   * `Listening on http://HOST:PORT/` (a Unix socket: `Listening on PATH`).
+   */
+  onListen?: (addr: Addr) => void;
   /**
    * Turns an error thrown by the handler (or a value that is not a
    * `Response`) into a response. By default it logs the error and answers
@@ -190,7 +291,31 @@ export interface ServeOptions extends LifetimeOptions {
    */
   exitAfterSignal?: boolean;
   /** The handler, when not passed as a separate argument. */
-  handler?: ServeHandler;
+  handler?: ServeHandler<Addr>;
+}
+
+/**
+ * Options of {@linkcode serve} on a Unix domain socket: with `path`, the
+ * server's `addr`, `onListen` and every `info.remoteAddr` are
+ * `Deno.UnixAddr`.
+ */
+export interface ServeUnixOptions extends ServeOptions<Deno.UnixAddr> {
+  /**
+   * `"unix"`, or left out.
+   *
+   * @default {"unix"}
+   */
+  transport?: "unix";
+  /** The path of the Unix domain socket to listen on. */
+  path: string;
+}
+
+/** How the timeouts shrink under load (`pressure`). */
+export interface PressureOptions {
+  /** Open connections at which the timeouts begin to shrink. */
+  from: number;
+  /** The idle and header timeouts at `maxConnections`, in milliseconds. */
+  floor: number;
 }
 
 /** The defaults of the numeric options, in milliseconds, counts or bytes. */
@@ -201,16 +326,39 @@ export const DEFAULTS = {
   tickInterval: 1_000,
   shutdownTimeout: 10_000,
   shutdownGrace: 1_000,
+  shutdownDelay: 0,
   maxConnections: 0,
+  maxConnectionsPerClient: 0,
   maxRequestsPerConnection: 0,
   maxHeaderSize: 16_384,
   port: 8000,
+  tcpBacklog: 511,
 } as const;
 
 /** The lifetime options with every default filled in and checked. */
 export type ResolvedLifetime = Readonly<
-  Required<Omit<LifetimeOptions, "onConnectionState">>
+  Required<Omit<LifetimeOptions, "onConnectionState" | "pressure">> & {
+    pressure: Readonly<PressureOptions> | false;
+  }
 >;
+
+/** Where and how to listen: a TCP port or a Unix domain socket. */
+export type ResolvedListen =
+  | {
+    readonly transport: "tcp";
+    readonly port: number;
+    readonly hostname: string;
+    readonly reusePort: boolean;
+    /** The listen queue's length (`tcpBacklog`). */
+    readonly tcpBacklog: number;
+    /** The PEM certificate and key, for HTTPS; `undefined` for HTTP. */
+    readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  }
+  | {
+    readonly transport: "unix";
+    /** The socket's path. */
+    readonly path: string;
+  };
 
 /** Everything {@linkcode serve} needs, resolved and checked. */
 export interface ResolvedOptions {
@@ -221,13 +369,7 @@ export interface ResolvedOptions {
     | ((event: ConnectionStateEvent) => void)
     | undefined;
   /** Where and how to listen. */
-  readonly listen: {
-    readonly port: number;
-    readonly hostname: string;
-    readonly reusePort: boolean;
-    /** The PEM certificate and key, for HTTPS; `undefined` for HTTP. */
-    readonly tls: { readonly cert: string; readonly key: string } | undefined;
-  };
+  readonly listen: ResolvedListen;
   /** The engine asked for. */
   readonly engine: "auto" | "portable" | "native";
   /** The largest request head, in bytes. */
@@ -238,8 +380,13 @@ export interface ResolvedOptions {
   readonly signals: boolean;
   /** Whether the process exits after a shutdown that a signal started. */
   readonly exitAfterSignal: boolean;
-  /** `onListen`, if given. */
-  readonly onListen: ((addr: Deno.NetAddr) => void) | undefined;
+  /**
+   * `onListen`, if given. It takes the kind of address the options chose
+   * (`Deno.UnixAddr` with `path`), which is the kind the server passes.
+   */
+  readonly onListen:
+    | ((addr: Deno.NetAddr | Deno.UnixAddr) => void)
+    | undefined;
   /** `onError`, or the default one. */
   readonly onError: ErrorHandler;
   /** `signal`, if given. */
@@ -248,7 +395,9 @@ export interface ResolvedOptions {
 
 /** A value as an error message quotes it. */
 function quote(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(quote).join(", ")}]`;
+  return String(value);
 }
 
 /**
@@ -331,32 +480,150 @@ export function resolveLifetime(options: LifetimeOptions): ResolvedLifetime {
     tickInterval: time("tickInterval", 1),
     shutdownTimeout: time("shutdownTimeout"),
     shutdownGrace: time("shutdownGrace"),
+    shutdownDelay: time("shutdownDelay"),
     maxConnections: count("maxConnections"),
+    maxConnectionsPerClient: count("maxConnectionsPerClient"),
+    pressure: resolvePressure(options),
     maxRequestsPerConnection: count("maxRequestsPerConnection"),
   };
 }
 
-const ENGINES = ["auto", "portable", "native"] as const;
-
-/**
- * Resolves every option of {@linkcode serve}: the one place where options
- * are checked.
- *
- * @param options The options given.
- * @returns The resolved options.
- * @throws {TypeError} If an option has the wrong type, or HTTPS lacks a
- * certificate or key.
- * @throws {RangeError} If an option is out of range.
- */
-export function resolveOptions(options: ServeOptions): ResolvedOptions {
-  const lifetime = resolveLifetime(options);
-  const engine = options.engine ?? "auto";
-  if (!ENGINES.includes(engine)) {
+/** Checks `pressure` against `maxConnections`. */
+function resolvePressure(
+  options: LifetimeOptions,
+): Readonly<PressureOptions> | false {
+  const pressure = options.pressure;
+  if (pressure === undefined || pressure === false) return false;
+  if (typeof pressure !== "object" || pressure === null) {
     throw new TypeError(
-      `Cannot set engine: value must be "auto", "portable" or "native", received ${
-        quote(engine)
+      `Cannot set pressure: value must be an object or false, received ${
+        quote(pressure)
       }`,
     );
+  }
+  const max = options.maxConnections ?? 0;
+  if (max === 0) {
+    throw new TypeError(
+      "Cannot set pressure: it needs maxConnections, which is not set",
+    );
+  }
+  const from = checkNumber("pressure.from", pressure.from, NaN, 0, true);
+  const floor = checkNumber("pressure.floor", pressure.floor, NaN, 0);
+  if (Number.isNaN(from) || Number.isNaN(floor)) {
+    throw new TypeError(
+      "Cannot set pressure: both from and floor are required",
+    );
+  }
+  if (from >= max) {
+    throw new RangeError(
+      `Cannot set pressure.from: value must be below maxConnections (${max}), received ${from}`,
+    );
+  }
+  return { from, floor };
+}
+
+const ENGINES = ["auto", "portable", "native"] as const;
+
+/** The options that apply to TCP only, refused with `path`. */
+const TCP_ONLY = [
+  "port",
+  "hostname",
+  "reusePort",
+  "tcpBacklog",
+  "cert",
+  "key",
+  "keyFormat",
+] as const;
+
+/**
+ * Options that `Deno.serve` rejects or that Reaper does not support, and
+ * why, for the `TypeError`.
+ */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  cid: "VSOCK is not supported",
+  certFile: "unsupported option, pass the PEM text as cert instead",
+  keyFile: "unsupported option, pass the PEM text as key instead",
+  alpnProtocols:
+    "unsupported option, the engine offers the protocols it speaks (h2 and http/1.1, or http/1.1 only)",
+};
+
+/**
+ * Resolves where to listen: a Unix domain socket when the options have a
+ * `path` property (as `Deno.serve` chooses) or `transport: "unix"`, else
+ * TCP.
+ *
+ * @param options The options given, of either kind of address
+ * (`ServeOptions<never>`: no field read here depends on it).
+ * @returns Where and how to listen.
+ * @throws {TypeError} If `transport` is not `"tcp"` or `"unix"`, `path` is
+ * not a non-empty string or contradicts `transport`, a TCP option is given
+ * with `path`, an unsupported option is given, or HTTPS lacks a
+ * certificate or key.
+ * @throws {RangeError} If `port` or `tcpBacklog` is out of range.
+ */
+function resolveListen(options: ServeOptions<never>): ResolvedListen {
+  const given = options as Record<string, unknown>;
+  for (const name in UNSUPPORTED) {
+    if (given[name] !== undefined) {
+      throw new TypeError(
+        `Cannot set ${name}: ${UNSUPPORTED[name]}, received ${
+          quote(given[name])
+        }`,
+      );
+    }
+  }
+  const transport: unknown = options.transport;
+  if (transport === "vsock") {
+    throw new TypeError(
+      `Cannot set transport: VSOCK is not supported, received "vsock"`,
+    );
+  }
+  if (
+    transport !== undefined && transport !== "tcp" && transport !== "unix"
+  ) {
+    throw new TypeError(
+      `Cannot set transport: value must be "tcp" or "unix", received ${
+        quote(transport)
+      }`,
+    );
+  }
+  if (transport === "tcp" && options.path !== undefined) {
+    throw new TypeError(
+      `Cannot set path: it does not apply to transport "tcp", received ${
+        quote(options.path)
+      }`,
+    );
+  }
+  if (
+    transport === "unix" ||
+    (transport === undefined && Object.hasOwn(options, "path"))
+  ) {
+    const path: unknown = options.path;
+    if (path === undefined && !Object.hasOwn(options, "path")) {
+      throw new TypeError(
+        `Cannot set transport: "unix" needs a path, received "unix" without one`,
+      );
+    }
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(
+        `Cannot set path: value must be a non-empty string, received ${
+          quote(path)
+        }`,
+      );
+    }
+    for (const name of TCP_ONLY) {
+      const value = given[name];
+      if (value !== undefined) {
+        // A certificate or key is not quoted: it would end up in logs.
+        const shown = name === "cert" || name === "key"
+          ? `a ${typeof value}`
+          : quote(value);
+        throw new TypeError(
+          `Cannot set ${name}: it does not apply to a Unix socket (path is set), received ${shown}`,
+        );
+      }
+    }
+    return { transport: "unix", path };
   }
   const port = options.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -366,11 +633,66 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
       }`,
     );
   }
+  const tcpBacklog = options.tcpBacklog ?? DEFAULTS.tcpBacklog;
+  if (
+    !Number.isInteger(tcpBacklog) || tcpBacklog < 1 ||
+    tcpBacklog > 0x7fff_ffff
+  ) {
+    const kind = typeof tcpBacklog === "number" ? RangeError : TypeError;
+    throw new kind(
+      `Cannot set tcpBacklog: value must be an integer from 1 to 2147483647, received ${
+        quote(tcpBacklog)
+      }`,
+    );
+  }
   const cert = checkType<string>("cert", options.cert, "string");
   const key = checkType<string>("key", options.key, "string");
   if ((cert !== undefined || key !== undefined) && (!cert || !key)) {
     throw new TypeError("Cannot serve HTTPS: both cert and key are required");
   }
+  const keyFormat: unknown = options.keyFormat;
+  if (keyFormat !== undefined && keyFormat !== "pem") {
+    throw new TypeError(
+      `Cannot set keyFormat: value must be "pem", received ${quote(keyFormat)}`,
+    );
+  }
+  return {
+    transport: "tcp",
+    port,
+    hostname: checkType<string>("hostname", options.hostname, "string") ??
+      "0.0.0.0",
+    reusePort: checkType<boolean>("reusePort", options.reusePort, "boolean") ??
+      false,
+    tcpBacklog,
+    tls: cert !== undefined && key !== undefined ? { cert, key } : undefined,
+  };
+}
+
+/**
+ * Resolves every option of {@linkcode serve}: the one place where options
+ * are checked.
+ *
+ * @typeParam Addr The kind of address the options are typed for.
+ * @param options The options given.
+ * @returns The resolved options.
+ * @throws {TypeError} If an option has the wrong type, is not supported,
+ * does not apply to the transport chosen, or HTTPS lacks a certificate or
+ * key.
+ * @throws {RangeError} If an option is out of range.
+ */
+export function resolveOptions<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+>(options: ServeOptions<Addr>): ResolvedOptions {
+  const lifetime = resolveLifetime(options);
+  const engine = options.engine ?? "auto";
+  if (!ENGINES.includes(engine)) {
+    throw new TypeError(
+      `Cannot set engine: value must be "auto", "portable" or "native", received ${
+        quote(engine)
+      }`,
+    );
+  }
+  const listen = resolveListen(options);
   if (
     options.signal !== undefined && !(options.signal instanceof AbortSignal)
   ) {
@@ -387,15 +709,7 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
       options.onConnectionState,
       "function",
     ),
-    listen: {
-      port,
-      hostname: checkType<string>("hostname", options.hostname, "string") ??
-        "0.0.0.0",
-      reusePort:
-        checkType<boolean>("reusePort", options.reusePort, "boolean") ??
-          false,
-      tls: cert !== undefined && key !== undefined ? { cert, key } : undefined,
-    },
+    listen,
     engine,
     maxHeaderSize: checkNumber(
       "maxHeaderSize",

@@ -42,7 +42,10 @@ Deno.test("resolveLifetime() fills in the defaults", () => {
     tickInterval: DEFAULTS.tickInterval,
     shutdownTimeout: DEFAULTS.shutdownTimeout,
     shutdownGrace: DEFAULTS.shutdownGrace,
+    shutdownDelay: DEFAULTS.shutdownDelay,
     maxConnections: DEFAULTS.maxConnections,
+    maxConnectionsPerClient: DEFAULTS.maxConnectionsPerClient,
+    pressure: false,
     maxRequestsPerConnection: DEFAULTS.maxRequestsPerConnection,
   });
 });
@@ -50,9 +53,11 @@ Deno.test("resolveLifetime() fills in the defaults", () => {
 Deno.test("resolveOptions() fills in the server defaults", () => {
   const resolved = resolveOptions({});
   assertEquals(resolved.listen, {
+    transport: "tcp",
     port: 8000,
     hostname: "0.0.0.0",
     reusePort: false,
+    tcpBacklog: 511,
     tls: undefined,
   });
   assertEquals(resolved.engine, "auto");
@@ -112,6 +117,157 @@ Deno.test("resolveOptions() rejects each bad server option by name", () => {
       { key: 5 },
       TypeError,
       "Cannot set key: value must be a string, received 5",
+    ],
+  ];
+  for (const [options, kind, message] of cases) {
+    assertThrows(() => resolveOptions(options), kind, message);
+  }
+});
+
+Deno.test("resolveOptions() listens on a Unix socket when the options have a path", () => {
+  const unix = { transport: "unix", path: "/run/app.sock" };
+  assertEquals(resolveOptions({ path: "/run/app.sock" }).listen, unix);
+  assertEquals(
+    resolveOptions({ transport: "unix", path: "/run/app.sock" }).listen,
+    unix,
+  );
+  // `transport: "tcp"` with no path given is TCP, even with the key there.
+  assertEquals(
+    resolveOptions({ transport: "tcp", path: undefined }).listen.transport,
+    "tcp",
+  );
+  assertEquals(
+    resolveOptions({ port: 0, tcpBacklog: 1, keyFormat: "pem" }).listen,
+    {
+      transport: "tcp",
+      port: 0,
+      hostname: "0.0.0.0",
+      reusePort: false,
+      tcpBacklog: 1,
+      tls: undefined,
+    },
+  );
+});
+
+Deno.test("resolveOptions() rejects every listen option it cannot honour by name", () => {
+  const cases: [Record<string, unknown>, ErrorConstructor, string][] = [
+    [
+      { path: "" },
+      TypeError,
+      'Cannot set path: value must be a non-empty string, received ""',
+    ],
+    [
+      { path: 5 },
+      TypeError,
+      "Cannot set path: value must be a non-empty string, received 5",
+    ],
+    // An own `path` property chooses a Unix socket, as in Deno.serve: an
+    // undefined one is an error, not a silent fallback to TCP port 8000.
+    [
+      { path: undefined },
+      TypeError,
+      "Cannot set path: value must be a non-empty string, received undefined",
+    ],
+    [
+      { transport: "unix" },
+      TypeError,
+      'Cannot set transport: "unix" needs a path, received "unix" without one',
+    ],
+    [
+      { transport: "tcp", path: "/run/app.sock" },
+      TypeError,
+      'Cannot set path: it does not apply to transport "tcp", received "/run/app.sock"',
+    ],
+    [
+      { transport: "vsock", cid: 3, port: 80 },
+      TypeError,
+      "Cannot set cid: VSOCK is not supported, received 3",
+    ],
+    [
+      { transport: "vsock", port: 80 },
+      TypeError,
+      'Cannot set transport: VSOCK is not supported, received "vsock"',
+    ],
+    [
+      { transport: "udp" },
+      TypeError,
+      'Cannot set transport: value must be "tcp" or "unix", received "udp"',
+    ],
+    [
+      { path: "/run/app.sock", port: 8080 },
+      TypeError,
+      "Cannot set port: it does not apply to a Unix socket (path is set), received 8080",
+    ],
+    [
+      { path: "/run/app.sock", hostname: "127.0.0.1" },
+      TypeError,
+      'Cannot set hostname: it does not apply to a Unix socket (path is set), received "127.0.0.1"',
+    ],
+    [
+      { path: "/run/app.sock", reusePort: false },
+      TypeError,
+      "Cannot set reusePort: it does not apply to a Unix socket (path is set), received false",
+    ],
+    [
+      { path: "/run/app.sock", tcpBacklog: 16 },
+      TypeError,
+      "Cannot set tcpBacklog: it does not apply to a Unix socket (path is set), received 16",
+    ],
+    // A certificate or key is never quoted: it would end up in logs.
+    [
+      { path: "/run/app.sock", cert: "PEM CERT", key: "PEM KEY" },
+      TypeError,
+      "Cannot set cert: it does not apply to a Unix socket (path is set), received a string",
+    ],
+    [
+      { path: "/run/app.sock", key: "PEM KEY" },
+      TypeError,
+      "Cannot set key: it does not apply to a Unix socket (path is set), received a string",
+    ],
+    [
+      { path: "/run/app.sock", keyFormat: "pem" },
+      TypeError,
+      'Cannot set keyFormat: it does not apply to a Unix socket (path is set), received "pem"',
+    ],
+    [
+      { tcpBacklog: 0 },
+      RangeError,
+      "Cannot set tcpBacklog: value must be an integer from 1 to 2147483647, received 0",
+    ],
+    [
+      { tcpBacklog: 1.5 },
+      RangeError,
+      "Cannot set tcpBacklog: value must be an integer from 1 to 2147483647, received 1.5",
+    ],
+    [
+      { tcpBacklog: 2 ** 31 },
+      RangeError,
+      "Cannot set tcpBacklog: value must be an integer from 1 to 2147483647, received 2147483648",
+    ],
+    [
+      { tcpBacklog: "64" },
+      TypeError,
+      'Cannot set tcpBacklog: value must be an integer from 1 to 2147483647, received "64"',
+    ],
+    [
+      { keyFormat: "der" },
+      TypeError,
+      'Cannot set keyFormat: value must be "pem", received "der"',
+    ],
+    [
+      { certFile: "cert.pem" },
+      TypeError,
+      'Cannot set certFile: unsupported option, pass the PEM text as cert instead, received "cert.pem"',
+    ],
+    [
+      { keyFile: "key.pem" },
+      TypeError,
+      'Cannot set keyFile: unsupported option, pass the PEM text as key instead, received "key.pem"',
+    ],
+    [
+      { alpnProtocols: ["h2"] },
+      TypeError,
+      'Cannot set alpnProtocols: unsupported option, the engine offers the protocols it speaks (h2 and http/1.1, or http/1.1 only), received ["h2"]',
     ],
   ];
   for (const [options, kind, message] of cases) {

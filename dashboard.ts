@@ -52,9 +52,11 @@ export interface DashboardOptions {
   /**
    * Who may see the dashboard. With `"loopback"`, a client whose address is
    * not a loopback address (`127.0.0.0/8`, `::1`, `::ffff:127.0.0.0/104`)
-   * gets `404`, as if the dashboard did not exist. Behind a reverse proxy on
-   * the same host every client looks like loopback: do not expose the
-   * dashboard through one.
+   * gets `404`, as if the dashboard did not exist. A client on a Unix domain
+   * socket counts as loopback: it runs on the same host, and the socket
+   * file's permissions say who may connect. Behind a reverse proxy on the
+   * same host (TCP or Unix socket) every client looks like loopback: do not
+   * expose the dashboard through one.
    *
    * @default {"loopback"}
    */
@@ -101,8 +103,11 @@ const MAX_LISTED = 1000;
  *     accepted: 3,
  *     requests: 5,
  *     streams: 0,
+ *     webSockets: 0,
+ *     effective: { idleTimeout: 65_000, headerTimeout: 20_000 },
  *     closed: {
  *       idle: 3, headerTimeout: 0, requestTimeout: 0, maxConnections: 0,
+ *       maxConnectionsPerClient: 0, evicted: 0,
  *       shutdown: 0, client: 0, done: 0, error: 0,
  *     },
  *     shuttingDown: false,
@@ -134,7 +139,10 @@ const MAX_LISTED = 1000;
 export function createDashboard(
   source: DashboardSource,
   options: DashboardOptions = {},
-): (request: Request, info: ServeHandlerInfo) => Response | undefined {
+): (
+  request: Request,
+  info: ServeHandlerInfo<Deno.NetAddr | Deno.UnixAddr>,
+) => Response | undefined {
   const prefix = checkPrefix(options.prefix ?? "/_reaper");
   const allow = options.allow ?? "loopback";
   if (allow !== "loopback" && allow !== "all") {
@@ -156,11 +164,14 @@ export function createDashboard(
   }
   const base = prefix + "/";
 
-  return (request: Request, info: ServeHandlerInfo): Response | undefined => {
+  return (
+    request: Request,
+    info: ServeHandlerInfo<Deno.NetAddr | Deno.UnixAddr>,
+  ): Response | undefined => {
     const url = new URL(request.url);
     const path = url.pathname;
     if (path !== prefix && !path.startsWith(base)) return undefined;
-    if (allow === "loopback" && !isLoopback(info.remoteAddr.hostname)) {
+    if (allow === "loopback" && !isLocal(info.remoteAddr)) {
       return notFound();
     }
     const route = path === prefix ? null : path.slice(base.length);
@@ -209,6 +220,11 @@ export function createDashboard(
       headers,
     });
   };
+}
+
+/** Whether a client is on this host: a Unix socket or a loopback address. */
+function isLocal(addr: Deno.NetAddr | Deno.UnixAddr): boolean {
+  return "path" in addr || isLoopback(addr.hostname);
 }
 
 /**
@@ -395,7 +411,8 @@ const PAGE = `<!doctype html>
   --track: #eef0f3; --none: #c3c8d0;
   --new: #8b5cf6; --reading: #7c3aed; --active: #2563eb; --writing: #0d9488; --idle: #d97706;
   --r-idle: #d97706; --r-headerTimeout: #9333ea; --r-requestTimeout: #db2777;
-  --r-maxConnections: #475569; --r-shutdown: #0891b2; --r-client: #16a34a;
+  --r-maxConnections: #475569; --r-maxConnectionsPerClient: #64748b;
+  --r-evicted: #b45309; --r-shutdown: #0891b2; --r-client: #16a34a;
   --r-done: #2563eb; --r-error: #dc2626;
   --urgent: #dc2626; --ok: #16a34a;
 }
@@ -493,6 +510,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
   <span class="badge" id="live" data-live="connecting"><span class="dot"></span><span id="live-text">connecting…</span></span>
   <span class="badge">engine <b id="engine">–</b></span>
   <span class="badge" id="shutting" hidden>shutting down</span>
+  <span class="badge" title="The idle and header timeouts in force (less than set under pressure)">timeouts <b id="effective">–</b></span>
   <span class="spacer"></span>
   <span class="badge">updated <b id="updated">–</b></span>
 </header>
@@ -504,6 +522,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
       <div><span>accepted</span><output id="accepted">0</output></div>
       <div><span>requests</span><output id="requests">0</output></div>
       <div><span>open</span><output id="open-total">0</output></div>
+      <div><span>streams</span><output id="streams">0</output></div>
+      <div><span>WebSockets</span><output id="websockets">0</output></div>
       <div><span>closed</span><output id="closed-total">0</output></div>
     </div>
     <div class="chips" id="open-states" aria-label="Open connections by state">
@@ -521,6 +541,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
       <span class="chip" data-reason="headerTimeout" title="The request head did not arrive in time" style="--c:var(--r-headerTimeout)"><span class="sw" style="background:var(--c)"></span>header timeout <output id="closed-headerTimeout">0</output></span>
       <span class="chip" data-reason="requestTimeout" title="The request took longer than requestTimeout" style="--c:var(--r-requestTimeout)"><span class="sw" style="background:var(--c)"></span>request timeout <output id="closed-requestTimeout">0</output></span>
       <span class="chip" data-reason="maxConnections" title="Refused: maxConnections were open" style="--c:var(--r-maxConnections)"><span class="sw" style="background:var(--c)"></span>max connections <output id="closed-maxConnections">0</output></span>
+      <span class="chip" data-reason="maxConnectionsPerClient" title="Refused: the client had maxConnectionsPerClient open" style="--c:var(--r-maxConnectionsPerClient)"><span class="sw" style="background:var(--c)"></span>per-client limit <output id="closed-maxConnectionsPerClient">0</output></span>
+      <span class="chip" data-reason="evicted" title="Closed while waiting without a request, to make room for a new connection" style="--c:var(--r-evicted)"><span class="sw" style="background:var(--c)"></span>evicted <output id="closed-evicted">0</output></span>
       <span class="chip" data-reason="shutdown" title="Closed by a shutdown" style="--c:var(--r-shutdown)"><span class="sw" style="background:var(--c)"></span>shutdown <output id="closed-shutdown">0</output></span>
       <span class="chip" data-reason="client" title="The client closed it" style="--c:var(--r-client)"><span class="sw" style="background:var(--c)"></span>client <output id="closed-client">0</output></span>
       <span class="chip" data-reason="done" title="Ended after a response, as HTTP asked" style="--c:var(--r-done)"><span class="sw" style="background:var(--c)"></span>done <output id="closed-done">0</output></span>
@@ -547,7 +569,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
 <script>
 (function () {
   "use strict";
-  var REASONS = ["idle", "headerTimeout", "requestTimeout", "maxConnections", "shutdown", "client", "done", "error"];
+  var REASONS = ["idle", "headerTimeout", "requestTimeout", "maxConnections", "maxConnectionsPerClient", "evicted", "shutdown", "client", "done", "error"];
   var STATES = ["new", "reading", "active", "writing", "idle"];
   var TIMER_NAMES = { idle: "idle timeout", headerTimeout: "header timeout", requestTimeout: "request timeout" };
   var BUCKET_MS = 1000;
@@ -572,6 +594,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
   }
   function fmtAddr(a) {
     if (!a) return "?";
+    if (a.transport === "unix") return String(a.path);
     return a.hostname.indexOf(":") >= 0 ? "[" + a.hostname + "]:" + a.port : a.hostname + ":" + a.port;
   }
   function setText(el, text) {
@@ -682,7 +705,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
       r.c = c;
       r.el.dataset.state = c.state;
       setText(r.state, c.state);
-      setText(r.reqs, c.requests + (c.requests === 1 ? " request" : " requests"));
+      setText(r.reqs, c.requests + (c.requests === 1 ? " request" : " requests") + (c.streams > 1 ? " · " + c.streams + " streams" : ""));
       // Rows on their way out keep their place; the others follow the data.
       var want = prevEl ? prevEl.nextSibling : list.firstChild;
       while (want && !want.dataset.connId) want = want.nextSibling;
@@ -774,6 +797,11 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 4px 
     setCount("accepted", s.accepted);
     setCount("requests", s.requests);
     setCount("open-total", s.open.total);
+    setCount("streams", s.streams || 0);
+    setCount("websockets", s.webSockets || 0);
+    if (s.effective) {
+      setText($("effective"), "idle " + fmtMs(s.effective.idleTimeout) + " · header " + fmtMs(s.effective.headerTimeout));
+    }
     STATES.forEach(function (st) { setCount("open-" + st, s.open[st]); });
     var total = 0;
     var reasons = [];

@@ -112,11 +112,13 @@ export async function main(
   let dashboard:
     | ((req: Request, info: ServeHandlerInfo) => Response | undefined)
     | undefined;
+  const readyPath = cli.readyPath;
   const handler: ServeHandler = async (req, info) => {
     const start = performance.now();
     let res: Response;
     try {
-      res = dashboard?.(req, info) ?? await serveDir(req, { root });
+      res = (readyPath !== undefined && ready(req, readyPath, server)) ||
+        dashboard?.(req, info) || await serveDir(req, { root });
     } catch (error) {
       stderr(`reaper: error serving ${req.method} ${req.url}: ${error}`);
       res = new Response("Internal Server Error", { status: 500 });
@@ -141,6 +143,8 @@ export async function main(
       tickInterval: cli.tickInterval,
       shutdownTimeout: cli.shutdownTimeout,
       maxConnections: cli.maxConnections,
+      maxConnectionsPerClient: cli.maxConnectionsPerClient,
+      shutdownDelay: cli.shutdownDelay,
       signals: options.signal === undefined,
       // main() returns the exit code; its caller ends the process.
       exitAfterSignal: false,
@@ -188,6 +192,27 @@ export async function main(
   await server.finished;
   options.signal?.removeEventListener("abort", stop);
   return code;
+}
+
+/**
+ * The answer at `--ready-path`: `200` while the server serves, `503` once a
+ * shutdown began (during `--shutdown-delay` too), so that a load balancer
+ * stops sending before the listener closes. `undefined` for other paths.
+ */
+function ready(
+  req: Request,
+  path: string,
+  server: Server | undefined,
+): Response | undefined {
+  if (new URL(req.url).pathname !== path) return undefined;
+  const going = server?.stats().shuttingDown ?? false;
+  return new Response(going ? "shutting down\n" : "ready\n", {
+    status: going ? 503 : 200,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
 }
 
 async function checkRoot(root: string | undefined): Promise<void> {

@@ -438,6 +438,40 @@ Deno.test("reaper prints the listening line first, serves the demo site and exit
   assertEquals(code, 0, stderr);
 });
 
+Deno.test("reaper --shutdown-delay goes on serving after SIGTERM, and --ready-path says 503 from the signal on", async () => {
+  await using reaper = new Reaper([
+    "--port",
+    "0",
+    "--hostname",
+    "127.0.0.1",
+    "--quiet",
+    "--shutdown-delay",
+    "3s",
+    "--ready-path",
+    "/healthz",
+  ]);
+  const port = await reaper.port();
+  await reaper.waitFor(/^Engine: /);
+  const ready = await fetch(`http://127.0.0.1:${port}/healthz`, CLOSE);
+  assertEquals([ready.status, await ready.text()], [200, "ready\n"]);
+  reaper.child.kill("SIGTERM");
+  // Every answer is an event: ask until the signal has been taken (the
+  // delay is far longer than a round trip).
+  let status = 200;
+  for (let i = 0; i < 5_000 && status === 200; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, CLOSE);
+    await res.body?.cancel();
+    status = res.status;
+  }
+  assertEquals(status, 503);
+  // Still accepting and serving during the delay, with Connection: close.
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assertEquals(page.status, 200);
+  assertEquals(page.headers.get("connection"), "close");
+  await page.body?.cancel();
+  assertEquals((await reaper.exit()).code, 0);
+});
+
 Deno.test("reaper --quiet logs no requests, and SIGINT exits 0", async () => {
   await using reaper = new Reaper([
     "--port",
@@ -693,7 +727,7 @@ Deno.test("main() passes --max-connections to the server", async () => {
       port: reaper.port,
     });
     // Once the first connection has been answered it is surely counted; it
-    // stays open, kept alive.
+    // stays open, kept alive and idle.
     await first.write(
       new TextEncoder().encode("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"),
     );
@@ -704,11 +738,13 @@ Deno.test("main() passes --max-connections to the server", async () => {
     });
     await second.write(
       new TextEncoder().encode(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
       ),
     );
-    const refused = await new Response(second.readable).text().catch(() => "");
-    assertMatch(refused, /^HTTP\/1\.1 503 /);
+    // At the limit of one, the idle first connection makes room.
+    const answer = await new Response(second.readable).text().catch(() => "");
+    assertMatch(answer, /^HTTP\/1\.1 404 /);
+    assertEquals(await new Response(first.readable).text().catch(() => ""), "");
   } finally {
     assertEquals(await reaper.stop(), 0);
   }

@@ -31,16 +31,32 @@ import {
   type ResolvedOptions,
   resolveOptions,
   type ServeOptions,
+  type ServeUnixOptions,
 } from "./_options.ts";
 import type { ConnectionInfo, ServeHandler, ServerStats } from "./types.ts";
 
 export type { ConnectionStateEvent } from "./_lifetime.ts";
-export type { LifetimeOptions, ServeOptions } from "./_options.ts";
+export type {
+  LifetimeOptions,
+  PressureOptions,
+  ServeOptions,
+  ServeUnixOptions,
+} from "./_options.ts";
 
-/** A running server, returned by {@linkcode serve}. */
-export interface Server extends AsyncDisposable {
-  /** The address the server listens on. */
-  readonly addr: Deno.NetAddr;
+/**
+ * A running server, returned by {@linkcode serve}.
+ *
+ * @typeParam Addr The kind of address it listens on: `Deno.NetAddr` for
+ * TCP, `Deno.UnixAddr` for a Unix domain socket.
+ */
+export interface Server<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+> extends AsyncDisposable {
+  /**
+   * The address the server listens on: on TCP with the real port (`port: 0`
+   * picks one), on a Unix domain socket `{ transport: "unix", path }`.
+   */
+  readonly addr: Addr;
   /**
    * Settles once the server has stopped: no connection is left, the signal
    * listeners are removed and nothing of the server keeps the process alive.
@@ -58,6 +74,8 @@ export interface Server extends AsyncDisposable {
    * Shuts the server down gracefully and resolves when it has stopped (the
    * same as `finished`). Idempotent. The steps, in order:
    *
+   * 0. With `shutdownDelay`, the server first goes on accepting and serving
+   *    for that long, every response carrying `Connection: close`.
    * 1. Stop accepting: the listener is closed, so new connections are
    *    refused by the operating system at once.
    * 2. Every response from now on carries `Connection: close`, so a client
@@ -110,8 +128,8 @@ export interface ServerEnvironment {
   /** Cancels a timer of `every()` or `after()`; `undefined` is ignored. */
   cancel(timer: TimerHandle): void;
   /**
-   * Opens the listener; a TLS listener offers `alpn` (the protocols of the
-   * engine).
+   * Opens the listener: a Unix domain socket, or TCP with `tcpBacklog`; a
+   * TLS listener offers `alpn` (the protocols of the engine).
    */
   listen(options: ResolvedOptions["listen"], alpn: string[]): Deno.Listener;
   /** Chooses the engine (`_engines.ts`). */
@@ -143,14 +161,19 @@ const REAL: ServerEnvironment = {
   cancel(timer) {
     if (timer !== undefined) clearTimeout(timer as number);
   },
-  listen({ port, hostname, reusePort, tls }, alpn) {
+  listen(options, alpn) {
+    if (options.transport === "unix") {
+      return Deno.listen({ transport: "unix", path: options.path });
+    }
+    const { port, hostname, reusePort, tcpBacklog, tls } = options;
     return tls === undefined
-      ? Deno.listen({ port, hostname, reusePort })
+      ? Deno.listen({ port, hostname, reusePort, tcpBacklog })
       : Deno.listenTls(
         {
           port,
           hostname,
           reusePort,
+          tcpBacklog,
           cert: tls.cert,
           key: tls.key,
           alpnProtocols: alpn,
@@ -167,6 +190,7 @@ type ChannelEvent =
   | { type: "tick" }
   | { type: "signal"; signal: Deno.Signal }
   | { type: "shutdown" }
+  | { type: "drain" }
   | { type: "close" }
   | { type: "empty" };
 
@@ -194,14 +218,17 @@ class Channel<T> {
   }
 }
 
-function formatAddr(addr: Deno.NetAddr, tls: boolean): string {
+/** Where the default log line says the server listens, as `Deno.serve`. */
+function listeningAt(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
+  if ("path" in addr) return addr.path;
   return `${tls ? "https" : "http"}://${
     formatHost(addr.hostname)
   }:${addr.port}/`;
 }
 
-class ReaperServer implements Server {
-  readonly addr: Deno.NetAddr;
+class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
+  implements Server<Addr> {
+  readonly addr: Addr;
   readonly finished: Promise<void>;
   readonly engine: Promise<"portable" | "native">;
   readonly engineReason: Promise<string>;
@@ -210,6 +237,11 @@ class ReaperServer implements Server {
   /** The protocols the listener offers (ALPN, TLS only). */
   #alpn: string[];
   readonly #listen: ResolvedOptions["listen"];
+  /**
+   * The listener's path on a Unix domain socket: every connection's
+   * `remoteAddr` (a Unix client has no address of its own).
+   */
+  readonly #unixPath: string | undefined;
   readonly #table: ConnectionTable;
   readonly #channel = new Channel<ChannelEvent>();
   readonly #handler: ServeHandler;
@@ -220,6 +252,8 @@ class ReaperServer implements Server {
   /** A tick waits in the channel: the next one is skipped. */
   #tickQueued = false;
   #shutdownTimer: TimerHandle;
+  /** The end of `shutdownDelay`. */
+  #delayTimer: TimerHandle;
   #removeSignals: (() => void) | undefined;
   readonly #removeMetrics: () => void;
   #listening = true;
@@ -232,14 +266,22 @@ class ReaperServer implements Server {
   readonly #onAbort = () => this.#channel.send({ type: "close" });
   readonly #exitAfterSignal: boolean;
 
+  /**
+   * @param options The resolved options.
+   * @param handler The handler, of the kind of address that the options
+   * chose (`serve()`'s overloads pair them).
+   * @param env The world.
+   */
   constructor(
     options: ResolvedOptions,
-    handler: ServeHandler,
+    handler: ServeHandler<Addr>,
     env: ServerEnvironment,
   ) {
     this.#env = env;
     this.#exitAfterSignal = options.exitAfterSignal;
-    this.#handler = handler;
+    // The engines take any handler as a `ServeHandler`; it gets the
+    // addresses of this listener, the kind it declares (see callHandler).
+    this.#handler = handler as ServeHandler;
     this.#onError = options.onError;
     this.#table = new ConnectionTable(options.lifetime, {
       now: env.now,
@@ -254,7 +296,9 @@ class ReaperServer implements Server {
     this.#listen = options.listen;
     this.#alpn = alpnProtocols(likelyEngine(options.engine));
     this.#listener = env.listen(options.listen, this.#alpn);
-    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.addr = this.#listener.addr as Addr;
+    const addr: Deno.NetAddr | Deno.UnixAddr = this.addr;
+    this.#unixPath = "path" in addr ? addr.path : undefined;
 
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.engine = this.#engineChoice.then(({ engine }) =>
@@ -265,7 +309,8 @@ class ReaperServer implements Server {
     this.engine.catch(() => {});
     this.engineReason.catch(() => {});
 
-    const tls = options.listen.tls !== undefined;
+    const tls = options.listen.transport === "tcp" &&
+      options.listen.tls !== undefined;
     try {
       if (options.signals) {
         this.#removeSignals = env.onSignals(
@@ -273,7 +318,7 @@ class ReaperServer implements Server {
         );
       }
       if (options.onListen) options.onListen(this.addr);
-      else console.log(`Listening on ${formatAddr(this.addr, tls)}`);
+      else console.log(`Listening on ${listeningAt(this.addr, tls)}`);
     } catch (error) {
       // Leave nothing behind: serve() failed as a whole.
       this.#removeSignals?.();
@@ -299,7 +344,7 @@ class ReaperServer implements Server {
     }
     this.#removeMetrics = env.registerMetrics(
       () => this.stats(),
-      this.addr.port,
+      "port" in addr ? addr.port : 0,
     );
     this.#startTicking(this.#table.options.tickInterval);
     this.#acceptDone = this.#acceptLoop();
@@ -327,14 +372,18 @@ class ReaperServer implements Server {
     }
     if (!this.#listening) return;
     const alpn = alpnProtocols(engine.name);
-    if (this.#listen.tls !== undefined && alpn.join() !== this.#alpn.join()) {
+    const listen = this.#listen;
+    if (
+      listen.transport === "tcp" && listen.tls !== undefined &&
+      alpn.join() !== this.#alpn.join()
+    ) {
       // "auto" fell back to an engine that speaks less than the listener
       // offers: offer only what it speaks, on the same port. Nothing was
       // accepted yet.
       this.#listener.close();
       this.#alpn = alpn;
       this.#listener = this.#env.listen(
-        { ...this.#listen, port: this.addr.port },
+        { ...listen, port: (this.addr as Deno.NetAddr).port },
         alpn,
       );
       if (!this.#refed) this.#listener.unref();
@@ -349,6 +398,9 @@ class ReaperServer implements Server {
         if (!this.#listening || error instanceof Deno.errors.BadResource) {
           break;
         }
+        // Out of file descriptors: a connection waiting without a request
+        // makes room, and the accept is tried again at once.
+        if (outOfFiles(error) && this.#table.evictOne()) continue;
         // A transient failure such as running out of file descriptors:
         // back off a little, as Go's Server.Serve does.
         backoff = Math.min(backoff ? backoff * 2 : 5, 1000);
@@ -360,14 +412,19 @@ class ReaperServer implements Server {
         conn.close();
         break;
       }
-      if (this.#table.full) {
-        this.#table.refused();
+      // At a connection limit, the longest-waiting connection makes room.
+      const refusal = this.#table.admit(conn.remoteAddr as Deno.NetAddr);
+      if (refusal !== null) {
+        this.#table.refused(refusal);
         refuse(conn);
         continue;
       }
       try {
+        const unixPath = this.#unixPath;
         this.#table.open(
-          conn.remoteAddr as Deno.NetAddr,
+          unixPath === undefined
+            ? conn.remoteAddr as Deno.NetAddr
+            : { transport: "unix", path: unixPath },
           (hooks) => engine.serve(conn, hooks, this.#handler, this.#onError),
           engine.tracksBytes,
         );
@@ -394,11 +451,12 @@ class ReaperServer implements Server {
         // The loop must survive a failing engine call: log and go on.
         console.error("Reaper main loop:", error);
       }
-      if (table.phase !== "serving" && table.size === 0) break;
+      if (table.stopping && table.size === 0) break;
     }
     await this.#stopAccepting();
     this.#env.cancel(this.#interval);
     this.#env.cancel(this.#shutdownTimer);
+    this.#env.cancel(this.#delayTimer);
     this.#removeSignals?.();
     this.#removeMetrics();
     this.#signal?.removeEventListener("abort", this.#onAbort);
@@ -425,6 +483,9 @@ class ReaperServer implements Server {
       case "shutdown":
         this.#beginShutdown();
         break;
+      case "drain":
+        this.#drain();
+        break;
       case "close":
         this.#closeEverything();
         break;
@@ -446,7 +507,25 @@ class ReaperServer implements Server {
   }
 
   #beginShutdown(): void {
-    if (this.#table.phase !== "serving") return;
+    const table = this.#table;
+    if (table.phase !== "serving") return;
+    const { shutdownDelay } = table.options;
+    if (shutdownDelay > 0) {
+      // Go on accepting for a while, as load balancers keep sending to an
+      // instance for a few seconds after they were told it is going.
+      table.delay();
+      this.#delayTimer = this.#env.after(
+        () => this.#channel.send({ type: "drain" }),
+        shutdownDelay,
+      );
+      return;
+    }
+    this.#drain();
+  }
+
+  /** Stops accepting and drains (after the delay, if any). */
+  #drain(): void {
+    if (this.#table.stopping) return;
     this.#stopAccepting();
     const { shutdownTimeout, shutdownGrace, tickInterval } =
       this.#table.options;
@@ -503,6 +582,11 @@ class ReaperServer implements Server {
   }
 }
 
+/** Whether an accept failed for lack of file descriptors (EMFILE, ENFILE). */
+function outOfFiles(error: unknown): boolean {
+  return /os error (23|24)\b|too many open files/i.test(String(error));
+}
+
 const REFUSAL = new TextEncoder().encode(
   "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n" +
     "content-type: text/plain; charset=utf-8\r\ncontent-length: 20\r\n\r\n" +
@@ -525,12 +609,14 @@ function refuse(conn: Deno.Conn): void {
  * shutdown on SIGTERM/SIGINT.
  *
  * Takes the same handler as `Deno.serve`; `info.setTimeout(ms)` adjusts the
- * timeouts of one request.
+ * timeouts of one request. Listens on TCP, or with the option `path` on a
+ * Unix domain socket (see {@linkcode ServeUnixOptions}).
  *
  * @param handler The request handler.
  * @returns The running server.
- * @throws {TypeError} If an option has the wrong type, or the native engine
- * is asked for and the runtime lacks it.
+ * @throws {TypeError} If an option has the wrong type, is not supported or
+ * does not apply to the transport chosen, or the native engine is asked
+ * for and the runtime lacks it.
  * @throws {RangeError} If an option is out of range.
  *
  * @example Serve with a 5 s idle timeout
@@ -540,8 +626,30 @@ function refuse(conn: Deno.Conn): void {
  * const server = serve({ port: 0, idleTimeout: 5_000 }, () => new Response("Hi"));
  * await server.shutdown();
  * ```
+ *
+ * @example Serve on a Unix domain socket
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ *
+ * const server = serve(
+ *   { path: "/run/app.sock", idleTimeout: 5_000 },
+ *   (_req, info) => new Response(`Hi on ${info.remoteAddr.path}`),
+ * );
+ * await server.shutdown();
+ * ```
  */
 export function serve(handler: ServeHandler): Server;
+/**
+ * Serves HTTP on a Unix domain socket with the given options and handler.
+ *
+ * @param options The options, with `path`.
+ * @param handler The request handler.
+ * @returns The running server.
+ */
+export function serve(
+  options: ServeUnixOptions,
+  handler: ServeHandler<Deno.UnixAddr>,
+): Server<Deno.UnixAddr>;
 /**
  * Serves HTTP with the given options and handler.
  *
@@ -550,6 +658,16 @@ export function serve(handler: ServeHandler): Server;
  * @returns The running server.
  */
 export function serve(options: ServeOptions, handler: ServeHandler): Server;
+/**
+ * Serves HTTP on a Unix domain socket with the handler given in the
+ * options.
+ *
+ * @param options The options, with `path` and `handler`.
+ * @returns The running server.
+ */
+export function serve(
+  options: ServeUnixOptions & { handler: ServeHandler<Deno.UnixAddr> },
+): Server<Deno.UnixAddr>;
 /**
  * Serves HTTP with the handler given in the options.
  *
@@ -560,11 +678,11 @@ export function serve(
   options: ServeOptions & { handler: ServeHandler },
 ): Server;
 export function serve(
-  first: ServeHandler | ServeOptions,
-  second?: ServeHandler,
-): Server {
-  let options: ServeOptions;
-  let handler: ServeHandler | undefined;
+  first: ServeHandler<never> | ServeOptions<never>,
+  second?: ServeHandler<never>,
+): Server<Deno.NetAddr | Deno.UnixAddr> {
+  let options: ServeOptions<never>;
+  let handler: ServeHandler<never> | undefined;
   if (typeof first === "function") {
     options = {};
     handler = first;
@@ -590,17 +708,20 @@ export function serve(
  * Creates a server with the given parts of its world replaced (see
  * {@linkcode ServerEnvironment}); for tests. Not part of the public API.
  *
+ * @typeParam Addr The kind of address: `Deno.UnixAddr` with `path`.
  * @param options The options.
  * @param handler The request handler.
  * @param env The parts of the world to replace.
  * @returns The running server.
  */
-export function createServer(
-  options: ServeOptions,
-  handler: ServeHandler,
+export function createServer<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+>(
+  options: ServeOptions<Addr>,
+  handler: ServeHandler<Addr>,
   env: Partial<ServerEnvironment>,
-): Server {
-  return new ReaperServer(resolveOptions(options), handler, {
+): Server<Addr> {
+  return new ReaperServer<Addr>(resolveOptions(options), handler, {
     ...REAL,
     ...env,
   });

@@ -349,3 +349,47 @@ Deno.test("server does not end the process after shutdown(), or with exitAfterSi
   await settle();
   assertEquals(b.exits, []);
 });
+
+Deno.test("server keeps accepting for shutdownDelay, with Connection: close, then drains", async () => {
+  const r = await rig({
+    shutdownDelay: 500,
+    shutdownGrace: 0,
+    idleTimeout: 0,
+    headerTimeout: 0,
+  });
+  const before = await r.connect();
+  before.exchange();
+  await at(r, 1_000);
+  r.signal();
+  await settle();
+  assert(r.server.stats().shuttingDown);
+  assert(!r.listener.closed, "still accepting during the delay");
+  assertEquals(before.hooks.mustClose, true);
+  await at(r, 1_499);
+  const during = await r.connect(); // accepted during the delay
+  assertEquals(during.hooks.mustClose, true);
+  assertEquals(before.closedWith, undefined, "no drain yet");
+  await at(r, 1_500);
+  assert(r.listener.closed, "the listener closes when the delay ends");
+  await at(r, 1_600);
+  assertEquals(before.closedWith, "shutdown");
+  assertEquals(during.closedWith, "shutdown");
+  await r.server.finished;
+});
+
+Deno.test("server ends the shutdown delay at once on a second signal", async () => {
+  const r = await rig({
+    shutdownDelay: 60_000,
+    idleTimeout: 0,
+    headerTimeout: 0,
+  });
+  const conn = await r.connect();
+  r.signal();
+  await settle();
+  assert(!r.listener.closed);
+  r.signal();
+  await settle();
+  assert(r.listener.closed);
+  assertEquals(conn.closedWith, "shutdown");
+  await r.server.finished;
+});

@@ -31,7 +31,14 @@ export type ConnectionState =
  * - `"idle"`: `idleTimeout` ran out (no byte in either direction).
  * - `"headerTimeout"`: the request head did not arrive within `headerTimeout`.
  * - `"requestTimeout"`: the request was not done within `requestTimeout`.
- * - `"maxConnections"`: refused because `maxConnections` were open.
+ * - `"maxConnections"`: refused because `maxConnections` were open and none
+ *   of them was waiting to be evicted.
+ * - `"maxConnectionsPerClient"`: refused because the client had
+ *   `maxConnectionsPerClient` open and none of them was waiting.
+ * - `"evicted"`: closed while waiting without a request (idle, or silent
+ *   since accept), the longest such, to make room for a new connection at
+ *   `maxConnections` or `maxConnectionsPerClient`, or when accepting
+ *   failed for lack of file descriptors.
  * - `"shutdown"`: closed by a graceful shutdown or by `signal`.
  * - `"client"`: the client closed it (or reset it).
  * - `"done"`: the server ended it after a response, as HTTP asked
@@ -43,15 +50,28 @@ export type CloseReason =
   | "headerTimeout"
   | "requestTimeout"
   | "maxConnections"
+  | "maxConnectionsPerClient"
+  | "evicted"
   | "shutdown"
   | "client"
   | "done"
   | "error";
 
-/** Information about a request, passed to a {@linkcode ServeHandler}. */
-export interface ServeHandlerInfo {
-  /** The address of the client. */
-  readonly remoteAddr: Deno.NetAddr;
+/**
+ * Information about a request, passed to a {@linkcode ServeHandler}.
+ *
+ * @typeParam Addr The kind of address: `Deno.NetAddr` for a server on TCP,
+ * `Deno.UnixAddr` for one on a Unix domain socket (option `path`).
+ */
+export interface ServeHandlerInfo<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+> {
+  /**
+   * The address of the client. On a Unix domain socket, where a client has
+   * no address of its own, it is `{ transport: "unix", path }` with the
+   * server's socket path, as `Deno.serve` reports it.
+   */
+  readonly remoteAddr: Addr;
   /** Settles when the response has been sent, or the request failed. */
   readonly completed: Promise<void>;
   /**
@@ -74,13 +94,17 @@ export interface ServeHandlerInfo {
 /**
  * A request handler, shaped like the one `Deno.serve` takes.
  *
+ * @typeParam Addr The kind of address in `info.remoteAddr` (see
+ * {@linkcode ServeHandlerInfo}).
  * @param request The request.
  * @param info Information about the request.
  * @returns The response.
  */
-export type ServeHandler = (
+export type ServeHandler<
+  Addr extends Deno.NetAddr | Deno.UnixAddr = Deno.NetAddr,
+> = (
   request: Request,
-  info: ServeHandlerInfo,
+  info: ServeHandlerInfo<Addr>,
 ) => Response | Promise<Response>;
 
 /**
@@ -89,8 +113,11 @@ export type ServeHandler = (
 export interface ConnectionInfo {
   /** A number unique within the server. */
   readonly id: number;
-  /** The address of the client. */
-  readonly remoteAddr: Deno.NetAddr;
+  /**
+   * The address of the client; on a Unix domain socket
+   * `{ transport: "unix", path }` with the server's socket path.
+   */
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
   /** The state the connection is in. */
   readonly state: ConnectionState;
   /** How long the connection has been open, in milliseconds. */
@@ -137,8 +164,39 @@ export interface ServerStats {
   readonly requests: number;
   /** Requests open now, over every connection (HTTP/2: open streams). */
   readonly streams: number;
+  /** Open connections upgraded to WebSockets. */
+  readonly webSockets: number;
+  /**
+   * The idle and header timeouts in force, in milliseconds: the options'
+   * values, or less under `pressure` (as of the last tick).
+   */
+  readonly effective: {
+    readonly idleTimeout: number;
+    readonly headerTimeout: number;
+  };
   /** Connections closed since the server started, by reason. */
   readonly closed: Readonly<Record<CloseReason, number>>;
   /** Whether a graceful shutdown is under way or done. */
   readonly shuttingDown: boolean;
+}
+
+/** A change of a connection's state, passed to `onConnectionState`. */
+export interface ConnectionStateEvent {
+  /** The connection's number, unique within the server. */
+  readonly id: number;
+  /**
+   * The client's address; on a Unix domain socket
+   * `{ transport: "unix", path }` with the server's socket path.
+   */
+  readonly remoteAddr: Deno.NetAddr | Deno.UnixAddr;
+  /** The state the connection entered. */
+  readonly state: ConnectionState;
+  /** Why it closed; set only when `state` is `"closed"`. */
+  readonly reason?: CloseReason;
+  /**
+   * For a `"closed"` event, milliseconds since the last byte in either
+   * direction (the native engine: since the last request event); `0` for
+   * the other states.
+   */
+  readonly idleMs: number;
 }

@@ -41,7 +41,10 @@ const server = serve({
     ? {
       onConnectionState({ remoteAddr, state, reason }) {
         if (state === "closed") {
-          console.log(`Closed ${remoteAddr.port} ${reason}`);
+          const client = "port" in remoteAddr
+            ? remoteAddr.port
+            : remoteAddr.path;
+          console.log(`Closed ${client} ${reason}`);
         }
       },
     }
