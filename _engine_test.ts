@@ -5,7 +5,7 @@
  * the engines fails a test instead of going unnoticed.
  *
  * The native engine sees requests, not bytes: it never calls `touch()`,
- * `headStart()` or `bodyWait()`. Hook sequences are therefore compared on
+ * `headStart()` or `peerWait()`. Hook sequences are therefore compared on
  * the events both engines report ({@linkcode shared}).
  */
 import {
@@ -697,6 +697,217 @@ const cases: Case[] = [
         "requestStart",
         "closed:requestTimeout",
       ]);
+    },
+  },
+
+  {
+    name:
+      "req.signal aborts with the runtime's AbortError when the client goes away",
+    async run(engine) {
+      const reason = Promise.withResolvers<unknown>();
+      await using t = await open(engine, async (req) => {
+        await new Promise((resolve) =>
+          req.signal.addEventListener("abort", resolve)
+        );
+        reason.resolve(req.signal.reason);
+        return new Response("nobody listens");
+      });
+      await t.client.send(get());
+      const { hooks } = await t.server.next();
+      await hooks.waitFor("requestStart");
+      t.client.close();
+      const got = await reason.promise as DOMException;
+      assertInstanceOf(got, DOMException);
+      assertEquals(
+        [got.name, got.message],
+        ["AbortError", "The request has been cancelled."],
+      );
+      assertEquals(await hooks.reason, "client");
+    },
+  },
+  {
+    name:
+      "close() aborts req.signal with the same AbortError and info.completed resolves",
+    async run(engine) {
+      const entered = Promise.withResolvers<
+        { signal: AbortSignal; completed: Promise<void> }
+      >();
+      const release = Promise.withResolvers<void>();
+      await using t = await open(engine, async (req, info) => {
+        entered.resolve({ signal: req.signal, completed: info.completed });
+        await release.promise;
+        return new Response("late");
+      });
+      await t.client.send(get());
+      const { signal, completed } = await entered.promise;
+      const { hooks, connection } = await t.server.next();
+      connection.close("shutdown");
+      await connection.finished;
+      assertInstanceOf(signal.reason, DOMException);
+      assertEquals(
+        [signal.reason.name, signal.reason.message],
+        ["AbortError", "The request has been cancelled."],
+      );
+      release.resolve();
+      await completed;
+      assertEquals(shared(hooks.events), ["requestStart", "closed:shutdown"]);
+    },
+  },
+  {
+    name:
+      "a cut upload fails req.text() with BadResource, as the runtime reads it",
+    async run(engine) {
+      const failure = Promise.withResolvers<unknown>();
+      await using t = await open(engine, async (req) => {
+        try {
+          await req.text();
+          failure.resolve(undefined);
+        } catch (error) {
+          failure.resolve(error);
+        }
+        return new Response("cut");
+      });
+      await t.client.send(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+      );
+      const { hooks } = await t.server.next();
+      await hooks.waitFor("requestStart");
+      t.client.close();
+      const error = await failure.promise as Error;
+      assertInstanceOf(error, Deno.errors.BadResource);
+      assertEquals(
+        error.message,
+        "Cannot read body as underlying resource unavailable",
+      );
+      assertEquals(await hooks.reason, "client");
+    },
+  },
+  {
+    name:
+      "a client that leaves mid-response cancels the stream, ends the request and resolves info.completed",
+    async run(engine) {
+      const cancelled = Promise.withResolvers<void>();
+      const completed = Promise.withResolvers<Promise<void>>();
+      await using t = await open(engine, (_req, info) => {
+        completed.resolve(info.completed);
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              controller.enqueue(new Uint8Array(65536));
+            },
+            cancel() {
+              cancelled.resolve();
+            },
+          }),
+        );
+      });
+      await t.client.send(get());
+      await t.client.readUntil("\r\n\r\n");
+      const { hooks } = await t.server.next();
+      t.client.close();
+      await cancelled.promise;
+      await (await completed.promise);
+      assertEquals(await hooks.reason, "client");
+      assertEquals(shared(hooks.events), [...EXCHANGE, "closed:client"]);
+    },
+  },
+  {
+    name:
+      "a response stream that errors ends the request first, resolves info.completed and closes with error",
+    async run(engine) {
+      const completed = Promise.withResolvers<Promise<void>>();
+      await using t = await open(engine, (_req, info) => {
+        completed.resolve(info.completed);
+        let n = 0;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              if (n++ === 0) controller.enqueue(encoder.encode("part"));
+              else controller.error(new Error("stream broke"));
+            },
+          }),
+        );
+      });
+      await t.client.send(get());
+      const { hooks } = await t.server.next();
+      assertEquals(await hooks.reason, "error");
+      await (await completed.promise);
+      assertEquals(shared(hooks.events), [...EXCHANGE, "closed:error"]);
+    },
+  },
+  {
+    name:
+      "a half-closed client that sent a whole request gets its response, then the connection closes",
+    async run(engine) {
+      await using t = await open(engine, () => new Response("hello"));
+      await t.client.send(get());
+      await t.client.conn.closeWrite();
+      const res = await t.client.response();
+      assertEquals([res.status, res.text], [200, "hello"]);
+      assertEquals(await t.client.rest(), "");
+      const { hooks } = await t.server.next();
+      assertEquals(await hooks.reason, "client");
+      assertEquals(shared(hooks.events), [...EXCHANGE, "closed:client"]);
+    },
+  },
+
+  // ------------------------------------------------------ content-length
+  {
+    name: "a HEAD answer carries the content-length a GET would",
+    async run(engine) {
+      await using t = await open(
+        engine,
+        (req) =>
+          new URL(req.url).pathname === "/empty"
+            ? new Response(null)
+            : new Response("hello"),
+      );
+      const head = await t.client.request(get("/", "HEAD"), true);
+      assertEquals(head.headers["content-length"], "5");
+      const empty = await t.client.request(get("/empty", "HEAD"), true);
+      assertEquals(empty.headers["content-length"], "0");
+      const res = await t.client.request(get());
+      assertEquals([res.text, res.headers["content-length"]], ["hello", "5"]);
+    },
+  },
+  {
+    name:
+      "a streamed body keeps the handler's content-length, on HTTP/1.1 and HTTP/1.0",
+    async run(engine) {
+      await using t = await open(engine, () =>
+        new Response(
+          ReadableStream.from([encoder.encode("hel"), encoder.encode("lo")]),
+          { headers: { "content-length": "5" } },
+        ));
+      const res = await t.client.request(get());
+      assertEquals([res.text, res.headers["content-length"]], ["hello", "5"]);
+      assertEquals(res.headers["transfer-encoding"], undefined);
+      const head = await t.client.request(get("/", "HEAD"), true);
+      assertEquals(head.headers["content-length"], "5");
+      // Last: the native engine ends an HTTP/1.0 connection after it.
+      const old = await t.client.request(
+        "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+      );
+      assertEquals([old.text, old.headers["content-length"]], ["hello", "5"]);
+    },
+  },
+  {
+    name: "a streamed body shorter than its content-length ends the connection",
+    async run(engine) {
+      await using t = await open(
+        engine,
+        () =>
+          new Response(ReadableStream.from([encoder.encode("hel")]), {
+            headers: { "content-length": "5" },
+          }),
+      );
+      await t.client.send(get());
+      const text = await t.client.rest();
+      assert(text.endsWith("\r\n\r\nhel"), text);
+      assert(/\r\ncontent-length: 5\r\n/i.test(text), text);
+      const { connection } = await t.server.next();
+      await connection.finished;
     },
   },
 

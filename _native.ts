@@ -18,7 +18,7 @@
  * bytes. Activity is request-level:
  *
  * - It never calls `hooks.touch()`, `hooks.headStart()` or
- *   `hooks.bodyWait()`. A connection stays in state `new` or `idle` until
+ *   `hooks.peerWait()`. A connection stays in state `new` or `idle` until
  *   the handler is entered, however many bytes of a head have arrived: so
  *   `headerTimeout` runs from accept (first request) and `idleTimeout` from
  *   the end of the previous response until the next handler entry, and a
@@ -426,7 +426,7 @@ function probeHooks(mustClose: boolean, events: string[]): ConnectionHooks {
     touch: noop,
     headStart: noop,
     requestStart: () => (events.push("requestStart"), hooks),
-    bodyWait: noop,
+    peerWait: noop,
     responseStart: () => events.push("responseStart"),
     requestEnd: () => events.push("requestEnd"),
     mustClose,
@@ -875,6 +875,7 @@ class NativeConnection implements EngineConnection {
     if (this.#upgraded !== undefined) return;
     this.#upgraded = new Upgrade(this.#core, this.#serverRid);
     requestHooksOf(info).setRequestTimeout(0);
+    this.#hooks.upgraded?.();
   }
 
   #request(

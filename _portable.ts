@@ -79,6 +79,11 @@
  * the watch's, where the body's chunk parser is and whether its client
  * still waits for `100 Continue`, whether an exchange's response has begun.
  *
+ * An upgraded connection (a WebSocket of `upgradeWebSocket()`) stays in
+ * `EXCHANGE` with no exchange: its session (`_websocket.ts`) reads through
+ * the reader and writes through the writer, `closeIdle()` goes to it (a
+ * closing handshake with `1001`), and it ends through `terminate()`.
+ *
  * ## Limits
  *
  * A head (request line and fields) longer than `maxHeaderSize` is answered
@@ -107,8 +112,8 @@ import {
 import { MAX_CHUNK_LINE, RequestBody } from "./_portable_body.ts";
 import {
   BadBody,
+  bodyUnavailable,
   CLOSED,
-  Closed,
   CLOSING,
   type Connection,
   type Context,
@@ -132,6 +137,7 @@ import {
   settle,
 } from "./_portable_request.ts";
 import { Writer } from "./_portable_writer.ts";
+import { allowUpgrade, type Session, takeUpgrade } from "./_websocket.ts";
 import type { CloseReason } from "./types.ts";
 
 /** Options of the portable engine, checked by the server. */
@@ -153,6 +159,10 @@ export interface PortableOptions {
    */
   automaticCompression?: boolean;
 }
+
+/** The body of the `501` for a 101 that is no `upgradeWebSocket()` of Reaper. */
+const UPGRADE_REFUSED =
+  "Deno.upgradeWebSocket() is not supported by this engine: use upgradeWebSocket() from Reaper's mod.ts";
 
 /** How long a last write may hold a closing connection, in milliseconds. */
 const CLOSE_WRITE_MS = 100;
@@ -203,11 +213,15 @@ class PortableConnection implements EngineConnection, Connection {
   ex: Exchange | null = null;
   body: RequestBody | null = null;
   closeRequested = false;
+  /** The WebSocket that took the connection over, if any. */
+  upgrade: Session | null = null;
   // `finished` is made on first use: most connections end unobserved.
   #finished: Promise<void> | null = null;
   #resolveFinished: (() => void) | null = null;
   #requests: RequestBuilder;
   #reason: CloseReason | null = null;
+  /** Waits on the peer in progress (see `peerWait()`). */
+  #waits = 0;
 
   constructor(conn: Deno.Conn, hooks: ConnectionHooks, context: Context) {
     this.conn = conn;
@@ -243,12 +257,27 @@ class PortableConnection implements EngineConnection, Connection {
 
   close(reason: CloseReason): void {
     if (this.phase >= CLOSING) return this.#closeSocket(reason);
+    // The lifetime layer has let the connection go: no requestEnd() now.
+    if (this.ex !== null) this.ex.answered = false;
     if (reason === "headerTimeout") this.terminate(reason, 408);
     else this.terminate(reason);
   }
 
+  peerWait(waiting: boolean, quiet = false): void {
+    // Once closed() is reported, no hook is called any more.
+    if (waiting) {
+      if (this.#waits++ === 0 && this.phase < CLOSED) {
+        this.hooks.peerWait(true);
+      }
+    } else if (this.phase >= CLOSED) this.#waits--;
+    else if (--this.#waits === 0) {
+      if (!quiet) this.hooks.peerWait(false);
+    } else this.hooks.touch();
+  }
+
   closeIdle(): void {
     if (this.phase >= CLOSING) return;
+    if (this.upgrade !== null) return this.upgrade.closeIdle();
     this.closeRequested = true;
     if (
       (this.phase === IDLE || this.phase === IDLE_HEAD) &&
@@ -356,6 +385,7 @@ class PortableConnection implements EngineConnection, Connection {
     }
     this.ex = ex;
     this.phase = EXCHANGE;
+    if (head.upgrade && body === null) allowUpgrade(request, this);
     // Nothing was awaited since headStart() when the head came in one go.
     hooks.requestStart(immediate);
     if (body === null) this.reader.watch();
@@ -373,13 +403,19 @@ class PortableConnection implements EngineConnection, Connection {
       response = await response;
     }
     if (response.status === 101) {
-      // A protocol switch (`Deno.upgradeWebSocket()` answers 101 for any
-      // request) cannot happen on a connection this engine reads: refuse
-      // it, and close, since the client may already speak the new protocol.
+      // A WebSocket of `upgradeWebSocket()` (`websocket.ts`) takes the
+      // connection over; the HTTP loop ends here (`_websocket.ts`).
+      const upgrade = takeUpgrade(this, ex, response);
+      if (upgrade !== null) {
+        this.ex = null;
+        this.upgrade = upgrade;
+        return false;
+      }
+      // Any other protocol switch (`Deno.upgradeWebSocket()` answers 101
+      // for any request) cannot happen on a connection this engine reads:
+      // refuse it, and close, since the client may speak the new protocol.
       response.body?.cancel().catch(noop);
-      response = new Response("Upgrades are not supported by this engine", {
-        status: 501,
-      });
+      response = new Response(UPGRADE_REFUSED, { status: 501 });
       ex.close = true;
     } else if (context.automaticCompression) {
       response = compressResponse(
@@ -388,18 +424,21 @@ class PortableConnection implements EngineConnection, Connection {
       );
     }
     if (this.phase >= CLOSING) {
-      settle(ex, new Closed("The connection was closed"));
+      settle(ex);
       response.body?.cancel().catch(noop);
       return false;
     }
     hooks.responseStart();
+    ex.answered = true;
     let keep: boolean;
     try {
       keep = await this.writer.respond(ex, response);
     } catch (error) {
-      settle(ex, error);
-      this.ex = null;
+      // The client went away, the body stream failed or did not match its
+      // Content-Length, or the connection was closed: terminate() reports
+      // requestEnd() (as the native engine does) and settles the exchange.
       this.terminate(isClientError(error) ? "client" : "error");
+      this.ex = null;
       return false;
     }
     this.ex = null;
@@ -452,16 +491,19 @@ class PortableConnection implements EngineConnection, Connection {
     if (this.phase >= CLOSING) return;
     this.phase = CLOSING;
     this.#reason = reason;
-    const error = new Closed(`The connection was closed (${reason})`);
     const ex = this.ex;
     if (ex !== null) {
-      abortExchange(ex, error);
+      abortExchange(ex);
       ex.reader?.cancel().catch(noop);
-      settle(ex, error);
+      settle(ex);
+      if (ex.answered) {
+        ex.answered = false;
+        this.hooks.requestEnd();
+      }
     }
     const writer = this.writer;
     writer.flush();
-    this.body?.endStream("The connection was closed");
+    this.body?.endStream(bodyUnavailable());
     const tail = writer.tail;
     let wait: Promise<unknown> | null = null;
     if (status !== undefined && (ex === null || !ex.responding)) {

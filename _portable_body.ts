@@ -19,6 +19,7 @@
 import { isValidTrailerLine, parseChunkSize } from "./_http1.ts";
 import {
   BadBody,
+  bodyUnavailable,
   ClientGone,
   Closed,
   CLOSING,
@@ -41,6 +42,13 @@ export const MAX_CHUNK_LINE = 4096;
 export const MAX_DISCARD = 65536;
 /** The largest chunk a large body is read into directly, in bytes. */
 const MAX_DIRECT_READ = 65536;
+/**
+ * The read buffer of a connection while it reads a chunked body, in bytes:
+ * chunk-size lines and small chunks come with the data, which a read of
+ * the 1 KiB head buffer would cut into a syscall a KiB. The buffer shrinks
+ * back between requests.
+ */
+const CHUNKED_BUFFER = 65536;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 // What is left of the body.
@@ -129,16 +137,16 @@ export class RequestBody {
   }
 
   /**
-   * Fails the handler's stream, if it is open, with a `TypeError`.
+   * Fails the handler's stream, if it is open.
    *
-   * @param message The error's message.
+   * @param error The error its reader gets.
    */
-  endStream(message: string): void {
+  endStream(error: Error): void {
     const controller = this.#controller;
     if (controller === null) return;
     this.#controller = null;
     try {
-      controller.error(new TypeError(message));
+      controller.error(error);
     } catch {
       // Already closed.
     }
@@ -153,7 +161,7 @@ export class RequestBody {
    */
   async discard(): Promise<boolean> {
     if (this.#busy !== null) await this.#busy.catch(noop);
-    this.endStream("The response was sent already");
+    this.endStream(new TypeError("The response was sent already"));
     if (!this.discardable) return false;
     const c = this.#c;
     if (c.phase === EXCHANGE) c.phase = DISCARD;
@@ -188,16 +196,17 @@ export class RequestBody {
     } catch (error) {
       if (this.#controller === controller) {
         this.#controller = null;
+        // A cut body reads as on the native engine: a `BadResource`.
         controller.error(
           error instanceof BadBody
             ? new TypeError("Invalid request body framing")
-            : new TypeError("The request body was cut short"),
+            : bodyUnavailable(),
         );
       }
       if (error instanceof BadBody) c.terminate("error", 400);
       else if (c.phase < CLOSING) {
-        this.#reader.peerGone();
         this.#reader.eof = true;
+        this.#reader.peerGone(!(error instanceof ClientGone));
       }
     } finally {
       this.#busy = null;
@@ -210,7 +219,8 @@ export class RequestBody {
     const phase = c.phase;
     // A discard runs after requestEnd(): the connection is idle then.
     const report = phase !== DISCARD && phase !== DISCARD_HEAD;
-    if (report) c.hooks.bodyWait(true);
+    if (this.#kind === CHUNKED) this.#reader.reserve(CHUNKED_BUFFER);
+    if (report) c.peerWait(true);
     else if (phase === DISCARD) {
       // The connection is idle, and a body trickled 1 byte per idle
       // timeout would hold it forever: bytes of the discard count as the
@@ -218,10 +228,40 @@ export class RequestBody {
       c.phase = DISCARD_HEAD;
       c.hooks.headStart();
     }
-    const n = await this.#reader.fill();
-    if (report) c.hooks.bodyWait(false);
+    let n: number | null;
+    try {
+      n = await this.#reader.fill();
+    } finally {
+      if (report) c.peerWait(false);
+    }
     if (c.phase >= CLOSING) throw new Closed("The connection was closed");
     if (n === null) throw new ClientGone("The request body was cut short");
+  }
+
+  /**
+   * Reads up to `remaining` (at most {@linkcode MAX_DIRECT_READ}) bytes of
+   * the body from the socket into a new chunk, past the read buffer (which
+   * must be empty, with no read pending).
+   */
+  async #readDirect(remaining: number): Promise<Uint8Array> {
+    const c = this.#c;
+    const r = this.#reader;
+    const chunk = new Uint8Array(Math.min(remaining, MAX_DIRECT_READ));
+    c.peerWait(true);
+    let n: number | null;
+    try {
+      n = await r.readDirect(chunk);
+    } catch (error) {
+      throw c.phase >= CLOSING ? new Closed("Closed") : error;
+    } finally {
+      c.peerWait(false);
+    }
+    if (c.phase >= CLOSING) throw new Closed("The connection was closed");
+    if (n === null) {
+      r.eof = true;
+      throw new ClientGone("The request body was cut short");
+    }
+    return n === chunk.length ? chunk : chunk.subarray(0, n);
   }
 
   /**
@@ -245,26 +285,9 @@ export class RequestBody {
         }
         if (copy && r.reading === null && remaining > INITIAL_BUFFER) {
           // Read a large body straight into its own chunk.
-          const chunk = new Uint8Array(Math.min(remaining, MAX_DIRECT_READ));
-          c.hooks.bodyWait(true);
-          let n: number | null;
-          try {
-            n = await r.readDirect(chunk);
-          } catch (error) {
-            throw c.phase >= CLOSING ? new Closed("Closed") : error;
-          } finally {
-            c.hooks.bodyWait(false);
-          }
-          if (c.phase >= CLOSING) {
-            throw new Closed("The connection was closed");
-          }
-          if (n === null) {
-            r.eof = true;
-            throw new ClientGone("The request body was cut short");
-          }
-          c.hooks.touch();
-          if ((this.#remaining -= n) === 0) this.#kind = DONE;
-          return chunk.subarray(0, n);
+          const n = await this.#readDirect(remaining);
+          if ((this.#remaining -= n.length) === 0) this.#kind = DONE;
+          return n;
         }
         await this.#fill();
         continue;
@@ -292,6 +315,16 @@ export class RequestBody {
         }
         case CHUNK_DATA: {
           if (available === 0) {
+            if (
+              copy && r.reading === null && this.#remaining > INITIAL_BUFFER
+            ) {
+              // Read a large chunk straight into its own buffer.
+              const chunk = await this.#readDirect(this.#remaining);
+              if ((this.#remaining -= chunk.length) === 0) {
+                this.#chunkPhase = CHUNK_DATA_END;
+              }
+              return chunk;
+            }
             await this.#fill();
             continue;
           }

@@ -107,6 +107,18 @@ export interface Connection {
    * @param status The status of an error answer, if any.
    */
   terminate(reason: CloseReason, status?: number): void;
+  /**
+   * The connection starts (`true`) or stops (`false`) waiting on the peer:
+   * for request body bytes, or for a write the peer has not drained. Waits
+   * may overlap (a body read while a response chunk drains); the lifetime
+   * layer hears `peerWait(true)` when the first begins and `peerWait(false)`
+   * when the last ends, else `touch()`.
+   *
+   * @param waiting Whether a wait begins.
+   * @param quiet When the last wait ends: report nothing, since
+   * `requestEnd()` follows at once (the last write of a response).
+   */
+  peerWait(waiting: boolean, quiet?: boolean): void;
 }
 
 /** The client closed or reset the connection. */
@@ -115,6 +127,20 @@ export class ClientGone extends Error {}
 export class BadBody extends Error {}
 /** The connection was closed by the engine or the lifetime layer. */
 export class Closed extends Error {}
+/** A streamed response body did not match its `Content-Length`. */
+export class BadLength extends Error {}
+
+/**
+ * The error a handler's read of the request body fails with when the
+ * client went away or the connection closed: the native engine's.
+ *
+ * @returns A new `Deno.errors.BadResource`.
+ */
+export function bodyUnavailable(): Error {
+  return new Deno.errors.BadResource(
+    "Cannot read body as underlying resource unavailable",
+  );
+}
 
 /**
  * Whether `error` means that the client went away (rather than a fault of

@@ -7,6 +7,15 @@
  * pending while a handler runs or a response streams so that a client going
  * away is noticed.
  *
+ * A clean end of stream (EOF) while a request is open means "no more
+ * requests", not "client gone": a client that half-closed its side (Node's
+ * `socket.end(bytes)`, `nc -N`) still reads the response, which is sent
+ * with `Connection: close`, and the connection closes after it. EOF of a
+ * half-close and of a full close are the same bytes on the wire, so the
+ * request's `signal` aborts on it, as on the native engine and
+ * `Deno.serve`; a response stream to a client that is really gone ends
+ * when a write fails. A failed read (a reset) ends the connection at once.
+ *
  * The request loop parses heads and the request body parses its framing
  * straight from `buf[start, end)`; the reader only fills it.
  *
@@ -15,7 +24,6 @@
 
 import {
   BadBody,
-  ClientGone,
   CLOSING,
   type Connection,
   IDLE,
@@ -105,7 +113,7 @@ export class Reader {
     }
     if (this.#watching) {
       this.#watching = false;
-      watched(this.#c, n);
+      watched(this.#c, n, false);
     }
     return n;
   };
@@ -115,7 +123,7 @@ export class Reader {
     this.eof = true;
     if (this.#watching) {
       this.#watching = false;
-      watched(this.#c, null);
+      watched(this.#c, null, true);
     }
     return null;
   };
@@ -130,6 +138,22 @@ export class Reader {
    */
   readDirect(chunk: Uint8Array): Promise<number | null> {
     return this.#c.conn.read(chunk);
+  }
+
+  /**
+   * Grows the buffer to at least `size` bytes, keeping what it holds (for a
+   * chunked request body, read in large pieces). Only while no read is
+   * pending; {@linkcode Reader.shrink} undoes it between requests.
+   *
+   * @param size The size wanted, in bytes.
+   */
+  reserve(size: number): void {
+    if (this.buf.length >= size || this.#reading !== null) return;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(this.start, this.end));
+    this.end -= this.start;
+    this.start = 0;
+    this.buf = grown;
   }
 
   /** Shrinks a grown buffer back when nothing is buffered. */
@@ -168,24 +192,27 @@ export class Reader {
   }
 
   /**
-   * The client closed or reset the connection while a request was open:
-   * aborts the request, and ends the connection when its response streams
-   * (nobody will read it).
+   * The client sent EOF or reset the connection while a request was open:
+   * aborts the request's signal; a reset also ends the connection (nothing
+   * can be sent on it any more), while after EOF the response is still
+   * sent.
+   *
+   * @param reset Whether the read failed (else it was a clean EOF).
    */
-  peerGone(): void {
+  peerGone(reset: boolean): void {
     const ex = this.#c.ex;
     if (ex === null) return;
-    abortExchange(ex, new ClientGone("The client closed the connection"));
-    if (ex.reader !== null) this.#c.terminate("client");
+    abortExchange(ex);
+    if (reset) this.#c.terminate("client");
   }
 }
 
 /**
- * A read started by {@linkcode Reader.watch} ended with `n`: watch on while
- * the request is open, or report the client gone.
+ * A read started by {@linkcode Reader.watch} ended with `n` (`reset`: it
+ * failed): watch on while the request is open, or report the client gone.
  */
-function watched(c: Connection, n: number | null): void {
+function watched(c: Connection, n: number | null, reset: boolean): void {
   if (c.ex === null || c.phase >= CLOSING) return;
-  if (n === null) c.reader.peerGone();
+  if (n === null) c.reader.peerGone(reset);
   else c.reader.watch();
 }

@@ -14,7 +14,6 @@
 import { type ConnectionHooks, formatHost, RequestInfo } from "./_engine.ts";
 import type { RequestHead } from "./_http1.ts";
 import type { RequestBody } from "./_portable_body.ts";
-import { noop } from "./_portable_internals.ts";
 
 /** One request and its response. */
 export interface Exchange {
@@ -26,10 +25,13 @@ export interface Exchange {
   completed: Promise<void> | null;
   /** Resolves `completed`, once it is made. */
   resolve: (() => void) | null;
-  /** Rejects `completed`, once it is made. */
-  reject: ((reason: unknown) => void) | null;
-  /** `undefined` while open, `null` when sent, else the error. */
-  outcome: unknown;
+  /** The exchange has ended: its response was sent, or it failed. */
+  ended: boolean;
+  /**
+   * `responseStart()` was reported and `requestEnd()` is still owed: a
+   * response that fails reports it too, before `closed()`.
+   */
+  answered: boolean;
   /** The request's method is `HEAD`. */
   isHead: boolean;
   /** The request's minor HTTP version. */
@@ -56,8 +58,8 @@ export function newExchange(head: RequestHead): Exchange {
     abortReason: undefined,
     completed: null,
     resolve: null,
-    reject: null,
-    outcome: undefined,
+    ended: false,
+    answered: false,
     isHead: head.method === "HEAD",
     minor: head.minor,
     close: head.close || (head.minor === 0 && !head.keepAlive),
@@ -68,29 +70,34 @@ export function newExchange(head: RequestHead): Exchange {
 }
 
 /**
- * Aborts the request's signal (once).
+ * Aborts the request's signal (once), with the runtime's reason: an
+ * `AbortError` `DOMException` saying "The request has been cancelled.",
+ * whether the client went away or the connection was closed.
  *
  * @param ex The exchange.
- * @param reason The abort reason.
  */
-export function abortExchange(ex: Exchange, reason: unknown): void {
+export function abortExchange(ex: Exchange): void {
   if (ex.abortReason !== undefined) return;
+  const reason = new DOMException(
+    "The request has been cancelled.",
+    "AbortError",
+  );
   ex.abortReason = reason;
   ex.controller?.abort(reason);
 }
 
 /**
- * Ends the exchange (once): `info.completed` resolves, or rejects with
- * `error`.
+ * Ends the exchange (once): `info.completed` resolves. As on the native
+ * engine, it resolves also when the response failed (the client went away,
+ * the body stream errored, the connection was closed): it says that the
+ * request is over, not that it succeeded.
  *
  * @param ex The exchange.
- * @param error Why the response failed; none when it was sent.
  */
-export function settle(ex: Exchange, error?: unknown): void {
-  if (ex.outcome !== undefined) return;
-  ex.outcome = error === undefined ? null : error;
-  if (error === undefined) ex.resolve?.();
-  else ex.reject?.(error);
+export function settle(ex: Exchange): void {
+  if (ex.ended) return;
+  ex.ended = true;
+  ex.resolve?.();
 }
 
 /** The `info` a handler gets from the portable engine. */
@@ -110,14 +117,10 @@ export class HandlerInfo extends RequestInfo {
   get completed(): Promise<void> {
     const ex = this.#ex;
     if (ex.completed === null) {
-      const { promise, resolve, reject } = Promise.withResolvers<void>();
-      promise.catch(noop);
+      const { promise, resolve } = Promise.withResolvers<void>();
       ex.completed = promise;
-      if (ex.outcome === undefined) {
-        ex.resolve = resolve;
-        ex.reject = reject;
-      } else if (ex.outcome === null) resolve();
-      else reject(ex.outcome);
+      if (ex.ended) resolve();
+      else ex.resolve = resolve;
     }
     return ex.completed;
   }
@@ -308,7 +311,11 @@ export class RequestBuilder {
     conn: Deno.Conn,
   ): string | null {
     const target = head.target;
-    const scheme = "handshake" in conn ? "https://" : "http://";
+    const scheme = "handshake" in conn
+      ? "https://"
+      : conn.localAddr.transport === "unix"
+      ? "http+unix://"
+      : "http://";
     if (target.charCodeAt(0) === 47) { // "/"
       const host = head.host || localHost(conn);
       if (host !== b.#originHost) {
@@ -326,8 +333,26 @@ export class RequestBuilder {
   }
 }
 
-/** The connection's local address, as a `Host` value. */
+/**
+ * The connection's local address, as a `Host` value: on a Unix domain
+ * socket the listener's path with every byte but a letter or digit
+ * percent-encoded, as `Deno.serve` makes it (`http+unix://%2Frun%2Fapp%2Esock/`).
+ */
 function localHost(conn: Deno.Conn): string {
-  const addr = conn.localAddr as Deno.NetAddr;
-  return `${formatHost(addr.hostname)}:${addr.port}`;
+  const addr = conn.localAddr;
+  if ("path" in addr) return encodeSocketPath(addr.path);
+  const { hostname, port } = addr as Deno.NetAddr;
+  return `${formatHost(hostname)}:${port}`;
+}
+
+/** Percent-encodes every UTF-8 byte of `path` but ASCII letters and digits. */
+function encodeSocketPath(path: string): string {
+  let out = "";
+  for (const byte of textEncoder.encode(path)) {
+    out += (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) ||
+        (byte >= 0x61 && byte <= 0x7a)
+      ? String.fromCharCode(byte)
+      : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
 }

@@ -12,6 +12,7 @@
 import { decodedByFetch } from "./_compression.ts";
 import { encodeHead, encodeHeadInto, httpDate, STATUS_TEXT } from "./_http1.ts";
 import {
+  BadLength,
   Closed,
   CLOSING,
   type Connection,
@@ -27,8 +28,16 @@ const POOL_BUFFER = 16384;
 const POOL_SIZE = 64;
 const pool: Uint8Array[] = [];
 
+/**
+ * Bodies (and body chunks) larger than this many bytes are written as they
+ * are, after their head in a write of their own, rather than copied into
+ * one buffer with it.
+ */
+const COPY_LIMIT = 65536;
+
 const EMPTY = new Uint8Array(0);
 const CRLF = "\r\n";
+const CRLF_BYTES = new TextEncoder().encode(CRLF);
 const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
 
 /** Collects a response's fields into its head, minus framing fields. */
@@ -80,6 +89,15 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new TypeError(
     `Cannot send a response body chunk: expected a Uint8Array, received ${typeof chunk}`,
   );
+}
+
+/**
+ * A `Content-Length` value as a number, or `-1` when it is not a plain
+ * decimal integer (the stream is then framed as if it had none).
+ */
+function parseLength(value: string): number {
+  if (!/^\d{1,15}$/.test(value)) return -1;
+  return Number(value);
 }
 
 function frameChunk(chunk: Uint8Array): Uint8Array {
@@ -149,17 +167,22 @@ export class Writer {
     pooled: Uint8Array | null,
     last: boolean,
   ): Promise<void> {
+    const c = w.#c;
+    // A write the client does not drain is a stall: the stall timer runs
+    // while it is pending (and not while a stream makes its next chunk).
+    c.peerWait(true);
     try {
       let offset = 0;
       while (offset < bytes.length) {
-        offset += await w.#c.conn.write(
+        offset += await c.conn.write(
           offset === 0 ? bytes : bytes.subarray(offset),
         );
-        // The last write of a response is followed by requestEnd(), which
-        // stamps the time itself.
-        if (!last || offset < bytes.length) w.#c.hooks.touch();
+        if (offset < bytes.length) c.hooks.touch();
       }
     } finally {
+      // The end of the wait stamps the time; after the last write of a
+      // response, requestEnd() does.
+      c.peerWait(false, last);
       if (pooled !== null && pool.length < POOL_SIZE) pool.push(pooled);
       if (--w.#writes === 0) w.#tail = null;
     }
@@ -186,21 +209,26 @@ export class Writer {
     this.write(bytes).then(() => {
       for (const ex of done) settle(ex);
     }, (error) => {
-      for (const ex of done) settle(ex, error);
+      for (const ex of done) settle(ex);
       this.#c.terminate(isClientError(error) ? "client" : "error");
     });
   }
 
   /**
    * Sends a response: the head (framing fields chosen here), then the body.
-   * A response known whole goes in one write, or joins the batch when the
-   * next pipelined request is buffered already; a stream is sent chunked
-   * (HTTP/1.1) or close-delimited (HTTP/1.0).
+   * A response known whole goes in one write (two for a large body, which
+   * is not copied), or joins the batch when the next pipelined request is
+   * buffered already. A stream is sent with the handler's `Content-Length`
+   * when it set one (a body that does not match it ends the connection),
+   * else chunked (HTTP/1.1) or close-delimited (HTTP/1.0). A `HEAD` answer
+   * carries the length a `GET` would when it is known at once.
+   *
+   * When a write fails, the body stream errors or the connection closes
+   * meanwhile, the stream is cancelled and the returned promise rejects.
    *
    * @param ex The exchange.
    * @param response The handler's response.
-   * @returns Whether the connection stays open. Rejects when a write
-   * fails, the body errors or the connection is closed meanwhile.
+   * @returns Whether the connection stays open.
    */
   async respond(ex: Exchange, response: Response): Promise<boolean> {
     const c = this.#c;
@@ -208,7 +236,10 @@ export class Writer {
     const input = c.reader;
     const requestBody = c.body;
     const status = response.status;
-    let close = ex.close || c.closeRequested || input.eof;
+    // After EOF the client sends no more requests: close after this one,
+    // unless pipelined requests are still buffered.
+    let close = ex.close || c.closeRequested ||
+      (input.eof && input.start === input.end);
     if (
       !close && requestBody !== null && !requestBody.done &&
       !requestBody.discardable
@@ -229,23 +260,30 @@ export class Writer {
     const length = fields.length;
     if (!fields.hasDate) head += "date: " + httpDate() + CRLF;
     const body = response.body;
-    const noBody = ex.isHead || status === 204 || status === 304;
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
     let first: Uint8Array | null = null;
-    if (noBody) {
-      bytes = null;
+    if (status === 204 || status === 304) {
       if (body !== null) body.cancel().catch(noop);
       if (ex.isHead && length !== null) {
         head += "content-length: " + length + CRLF;
-      } else if (
-        status !== 204 && status !== 304 && length === null &&
-        body === null
-      ) {
-        head += "content-length: 0\r\n";
       }
+    } else if (ex.isHead) {
+      // No body; the length a GET would carry, where it is known at once.
+      let size: number | string | null = body === null ? 0 : null;
+      if (body !== null) {
+        reader = body.getReader();
+        ex.reader = reader;
+        size = await Writer.#lengthAtOnce(ex, reader);
+        ex.reader = null;
+        reader.cancel().catch(noop);
+        reader = null;
+      }
+      size ??= length;
+      if (size !== null) head += "content-length: " + size + CRLF;
+      if (c.phase >= CLOSING) throw new Closed("The connection was closed");
     } else if (body === null) {
-      if (bytes === null) bytes = EMPTY;
+      bytes = EMPTY;
     } else {
       reader = body.getReader();
       ex.reader = reader;
@@ -273,8 +311,13 @@ export class Writer {
         throw new Closed("The connection was closed");
       }
     }
-    const chunked = reader !== null && bytes === null && ex.minor === 1;
-    if (reader !== null && bytes === null && ex.minor === 0) close = true;
+    // A stream's framing: the handler's Content-Length, else chunked
+    // (HTTP/1.1) or the end of the connection (HTTP/1.0).
+    const sized = pending !== null && length !== null
+      ? parseLength(length)
+      : -1;
+    const chunked = pending !== null && sized === -1 && ex.minor === 1;
+    if (pending !== null && sized === -1 && ex.minor === 0) close = true;
     if (hooks.mustClose) close = true;
     if (c.closeRequested) close = true;
     if (close) head += "connection: close\r\n";
@@ -308,6 +351,10 @@ export class Writer {
         const pooled = pool.pop() ?? new Uint8Array(POOL_BUFFER);
         encodeHeadInto(pooled, head, bytes);
         await this.write(pooled.subarray(0, size), pooled, true);
+      } else if (bytes !== null && bytes.length > COPY_LIMIT) {
+        // A large body goes as it is, after its head: no copy.
+        this.write(encodeHead(head, null)).catch(noop);
+        await this.write(bytes, null, true);
       } else {
         await this.write(encodeHead(head, bytes), null, true);
       }
@@ -316,31 +363,97 @@ export class Writer {
       return !close;
     }
 
-    // A stream: chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
     this.flush();
-    head += chunked ? "transfer-encoding: chunked\r\n\r\n" : CRLF;
+    head += sized !== -1
+      ? "content-length: " + sized + CRLF + CRLF
+      : chunked
+      ? "transfer-encoding: chunked\r\n\r\n"
+      : CRLF;
     input.watch();
-    await this.write(
-      chunked ? encodeHead(head, frameChunk(first!)) : encodeHead(head, first),
-    );
-    let result = await pending;
-    while (!result.done) {
-      if (c.phase >= CLOSING) break;
-      const chunk = toBytes(result.value);
-      if (chunk.length > 0) {
-        await this.write(chunked ? frameChunk(chunk) : chunk);
+    try {
+      let sent = 0;
+      let chunk = first!;
+      let headText: string | null = head;
+      for (;;) {
+        const over = sized !== -1 && sent + chunk.length > sized;
+        if (over) chunk = chunk.subarray(0, sized - sent);
+        if (headText !== null || chunk.length > 0) {
+          await this.#send(headText, chunk, chunked);
+          headText = null;
+          sent += chunk.length;
+        }
+        if (over) {
+          throw new BadLength(
+            `The response body is longer than its Content-Length (${sized})`,
+          );
+        }
+        if (c.phase >= CLOSING) break;
+        const result = await (pending ?? reader!.read());
+        pending = null;
+        if (result.done || c.phase >= CLOSING) break;
+        chunk = toBytes(result.value);
       }
-      if (c.phase >= CLOSING) break;
-      result = await reader!.read();
-    }
-    if (c.phase >= CLOSING) {
-      reader!.cancel().catch(noop);
-      throw new Closed("The connection was closed");
+      if (c.phase >= CLOSING) throw new Closed("The connection was closed");
+      if (sized !== -1 && sent < sized) {
+        throw new BadLength(
+          `The response body is shorter than its Content-Length (${sized})`,
+        );
+      }
+    } catch (error) {
+      // Whatever ended it, the stream learns that nobody reads it.
+      ex.reader = null;
+      reader!.cancel(error).catch(noop);
+      throw error;
     }
     ex.reader = null;
     if (chunked) await this.write(LAST_CHUNK, null, true);
     hooks.requestEnd();
     settle(ex);
     return !close;
+  }
+
+  /**
+   * Writes one piece of a streamed body, after the response head when
+   * `head` is given, framed as a chunk when `chunked`. A large piece is not
+   * copied: it goes in a write of its own.
+   */
+  #send(
+    head: string | null,
+    chunk: Uint8Array,
+    chunked: boolean,
+  ): Promise<void> {
+    if (chunk.length <= COPY_LIMIT) {
+      const framed = chunked ? frameChunk(chunk) : chunk;
+      return this.write(head === null ? framed : encodeHead(head, framed));
+    }
+    let prefix = head ?? "";
+    if (chunked) prefix += chunk.length.toString(16) + CRLF;
+    if (prefix !== "") this.write(encodeHead(prefix, null)).catch(noop);
+    if (!chunked) return this.write(chunk);
+    this.write(chunk).catch(noop);
+    return this.write(CRLF_BYTES);
+  }
+
+  /**
+   * The length of a body whose stream is done at once (a body made from a
+   * string or bytes: its two reads settle within three microtask turns),
+   * else `null`. For a `HEAD` answer, which must not wait for a stream.
+   */
+  static async #lengthAtOnce(
+    ex: Exchange,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ): Promise<number | null> {
+    let length = 0;
+    for (let turns = 2;; turns = 1) {
+      ex.next = null;
+      reader.read().then((r) => ex.next = r, noop);
+      for (let i = 0; i < turns && ex.next === null; i++) await undefined;
+      const result = ex.next as ReadableStreamReadResult<Uint8Array> | null;
+      ex.next = null;
+      if (result === null) return null;
+      if (result.done) return length;
+      length += toBytes(result.value).length;
+      if (turns === 1) return null; // More than one chunk: a stream.
+    }
   }
 }

@@ -71,7 +71,7 @@ class MinimalHooks implements ConnectionHooks {
   requestStart(): this {
     return this;
   }
-  bodyWait(): void {}
+  peerWait(): void {}
   responseStart(): void {}
   requestEnd(): void {}
   setRequestTimeout(): void {}

@@ -14,9 +14,11 @@ import type { CloseReason, ServeHandler } from "../types.ts";
 
 /** `ConnectionHooks` that record every call. */
 export interface Recorder extends ConnectionHooks {
+  /** What `recorder()` was given: a TCP address in these tests. */
+  readonly remoteAddr: Deno.NetAddr;
   /**
    * The hook calls in order: `"headStart"`, `"requestStart"`,
-   * `"bodyWait"` and `"bodyDone"` (only transitions of `bodyWait()`, so
+   * `"peerWait"` and `"peerDone"` (only transitions of `peerWait()`, so
    * that a sequence stays readable), `"responseStart"`, `"requestEnd"` and
    * `"closed:REASON"`. `touch()` is counted in {@linkcode touches} instead.
    */
@@ -108,8 +110,8 @@ export function recorder(remoteAddr: Deno.NetAddr): Recorder {
       record("requestStart");
       return r;
     },
-    bodyWait(waiting) {
-      const event = waiting ? "bodyWait" : "bodyDone";
+    peerWait(waiting) {
+      const event = waiting ? "peerWait" : "peerDone";
       if (r.events.at(-1) !== event) record(event);
     },
     responseStart() {
