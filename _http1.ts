@@ -52,6 +52,8 @@ export interface RequestHead {
   close: boolean;
   /** `Connection: keep-alive` was sent. */
   keepAlive: boolean;
+  /** `Connection: upgrade` was sent (a WebSocket handshake, perhaps). */
+  upgrade: boolean;
   /** `Expect: 100-continue` was sent (HTTP/1.1 only). */
   expectContinue: boolean;
 }
@@ -210,6 +212,7 @@ export function parseHead(
     chunked: false,
     close: false,
     keepAlive: false,
+    upgrade: false,
     expectContinue: false,
   };
   let hosts = 0;
@@ -241,6 +244,7 @@ export function parseHead(
             const t = token.trim();
             if (t === "close") head.close = true;
             else if (t === "keep-alive") head.keepAlive = true;
+            else if (t === "upgrade") head.upgrade = true;
           }
         }
         break;

@@ -13,7 +13,8 @@
  * - `requestTimeout`: the whole request took this long;
  *
  * and stops gracefully on SIGTERM without dropping a request. Handlers have
- * the `Deno.serve` shape.
+ * the `Deno.serve` shape. WebSockets work on both engines through
+ * {@linkcode upgradeWebSocket}, `Deno.upgradeWebSocket()`'s twin.
  *
  * @example Serve with a 5 s idle timeout, then shut down
  * ```ts
@@ -35,9 +36,11 @@
 export {
   type ConnectionStateEvent,
   type LifetimeOptions,
+  type PressureOptions,
   serve,
   type ServeOptions,
   type Server,
+  type ServeUnixOptions,
 } from "./server.ts";
 export type {
   CloseReason,
@@ -48,6 +51,11 @@ export type {
   ServerStats,
 } from "./types.ts";
 export { serveDir, type ServeDirOptions } from "./file_server.ts";
+export {
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+  type WebSocketUpgrade,
+} from "./websocket.ts";
 export {
   createDashboard,
   type DashboardOptions,
