@@ -2,14 +2,10 @@
 // End-to-end lifetime tests over real sockets with short real timeouts,
 // run against both engines.
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
-import {
-  type ConnectionStateEvent,
-  serve,
-  type ServeOptions,
-  type Server,
-} from "./server.ts";
+import { serve, type ServeOptions, type Server } from "./server.ts";
 import type { ServeHandler } from "./types.ts";
 import { selfSigned } from "./testdata/tls.ts";
+import { StateLog } from "./testdata/state_log.ts";
 import { commandPath, hasCommand, settlesWithin } from "./testdata/tools.ts";
 
 const ENGINES = ["portable", "native"] as const;
@@ -77,50 +73,6 @@ async function readResponse(conn: Deno.Conn): Promise<string> {
 
 function connect(server: Server): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-}
-
-/**
- * A server's connection state events, from its `onConnectionState` hook,
- * so that a test waits for what the server did instead of for a while.
- */
-class StateLog {
-  readonly events: ConnectionStateEvent[] = [];
-  #waiters: {
-    match: (event: ConnectionStateEvent) => boolean;
-    resolve: (event: ConnectionStateEvent) => void;
-  }[] = [];
-
-  /** The `onConnectionState` option that feeds the log. */
-  readonly hook = (event: ConnectionStateEvent): void => {
-    this.events.push(event);
-    this.#waiters = this.#waiters.filter(({ match, resolve }) => {
-      if (!match(event)) return true;
-      resolve(event);
-      return false;
-    });
-  };
-
-  /** The first event, already recorded or still to come, that matches. */
-  next(match: (event: ConnectionStateEvent) => boolean): Promise<
-    ConnectionStateEvent
-  > {
-    const seen = this.events.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
-  }
-
-  /** The `"closed"` event of the server side of the client's `conn`. */
-  closed(conn: Deno.Conn): Promise<ConnectionStateEvent> {
-    const port = (conn.localAddr as Deno.NetAddr).port;
-    return this.next((e) =>
-      e.state === "closed" && (e.remoteAddr as Deno.NetAddr).port === port
-    );
-  }
-
-  /** The reasons of the closes recorded so far. */
-  reasons(): (string | undefined)[] {
-    return this.events.filter((e) => e.state === "closed").map((e) => e.reason);
-  }
 }
 
 const GET = encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");

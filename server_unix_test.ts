@@ -11,7 +11,6 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
-  type ConnectionStateEvent,
   createServer,
   serve,
   type Server,
@@ -21,6 +20,7 @@ import type { ServeHandler, ServerStats } from "./types.ts";
 import { createDashboard } from "./dashboard.ts";
 import { formatAccessLog, formatListening, formatTimeoutLog } from "./_cli.ts";
 import { hasCommand } from "./testdata/tools.ts";
+import { StateLog } from "./testdata/state_log.ts";
 
 const ENGINES = ["portable", "native"] as const;
 const encoder = new TextEncoder();
@@ -114,48 +114,6 @@ function parse(text: string): { status: number; body: string } {
     status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]),
     body: text.slice(end + 4),
   };
-}
-
-/**
- * A server's connection state events, so that a test waits for what the
- * server did instead of for a while.
- */
-class StateLog {
-  readonly events: ConnectionStateEvent[] = [];
-  #waiters: {
-    match: (event: ConnectionStateEvent) => boolean;
-    resolve: (event: ConnectionStateEvent) => void;
-  }[] = [];
-
-  /** The `onConnectionState` option that feeds the log. */
-  readonly hook = (event: ConnectionStateEvent): void => {
-    this.events.push(event);
-    this.#waiters = this.#waiters.filter(({ match, resolve }) => {
-      if (!match(event)) return true;
-      resolve(event);
-      return false;
-    });
-  };
-
-  /** The first event, already recorded or still to come, that matches. */
-  next(
-    match: (event: ConnectionStateEvent) => boolean,
-  ): Promise<ConnectionStateEvent> {
-    const seen = this.events.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
-  }
-
-  /** The `"closed"` event of connection number `id`. */
-  closed(id: number): Promise<ConnectionStateEvent> {
-    return this.next((e) => e.state === "closed" && e.id === id);
-  }
-
-  /** The id of the `n`-th connection accepted (from 0). */
-  async opened(n: number): Promise<number> {
-    let seen = -1;
-    return (await this.next((e) => e.state === "new" && ++seen === n)).id;
-  }
 }
 
 /**
