@@ -401,8 +401,8 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
         // Out of file descriptors: a connection waiting without a request
         // makes room, and the accept is tried again at once.
         if (outOfFiles(error) && this.#table.evictOne()) continue;
-        // A transient failure such as running out of file descriptors:
-        // back off a little, as Go's Server.Serve does.
+        // Any other transient failure (or no connection to evict): back
+        // off a little, as Go's Server.Serve does.
         backoff = Math.min(backoff ? backoff * 2 : 5, 1000);
         console.error(`Accept failed, retrying in ${backoff} ms:`, error);
         await new Promise((resolve) => setTimeout(resolve, backoff));
@@ -412,19 +412,20 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
         conn.close();
         break;
       }
+      const unixPath = this.#unixPath;
+      const remoteAddr: Deno.NetAddr | Deno.UnixAddr = unixPath === undefined
+        ? conn.remoteAddr as Deno.NetAddr
+        : { transport: "unix", path: unixPath };
       // At a connection limit, the longest-waiting connection makes room.
-      const refusal = this.#table.admit(conn.remoteAddr as Deno.NetAddr);
+      const refusal = this.#table.admit(remoteAddr);
       if (refusal !== null) {
         this.#table.refused(refusal);
         refuse(conn);
         continue;
       }
       try {
-        const unixPath = this.#unixPath;
         this.#table.open(
-          unixPath === undefined
-            ? conn.remoteAddr as Deno.NetAddr
-            : { transport: "unix", path: unixPath },
+          remoteAddr,
           (hooks) => engine.serve(conn, hooks, this.#handler, this.#onError),
           engine.tracksBytes,
         );
