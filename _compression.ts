@@ -532,6 +532,19 @@ export function decodedByFetch(response: Response): boolean {
 }
 
 /**
+ * Deletes the fields that describe bytes `fetch()` decoded away
+ * (`Content-Encoding`, `Content-Length`, `Transfer-Encoding`), as
+ * `Deno.serve` leaves them out of such a response.
+ *
+ * @param headers The headers of a response whose body fetch() decoded.
+ */
+export function dropEncodedFields(headers: Headers): void {
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  headers.delete("transfer-encoding");
+}
+
+/**
  * Compresses a handler's response as `Deno.serve({ automaticCompression:
  * true })` would, for a request with the given `Accept-Encoding`.
  *
@@ -596,10 +609,7 @@ export function compressResponse(
 
   const out = new Headers(headers);
   out.delete("content-length");
-  if (decoded) {
-    out.delete("content-encoding");
-    out.delete("transfer-encoding");
-  }
+  if (decoded) dropEncodedFields(out);
   const vary = out.get("vary");
   if (vary === null) out.set("vary", "Accept-Encoding");
   else if (!vary.toLowerCase().includes("accept-encoding")) {

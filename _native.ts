@@ -109,7 +109,11 @@ import {
   requestHooksOf,
   RequestInfo,
 } from "./_engine.ts";
-import { compressResponse, decodedByFetch } from "./_compression.ts";
+import {
+  compressResponse,
+  decodedByFetch,
+  dropEncodedFields,
+} from "./_compression.ts";
 import type { CloseReason, ServeHandler } from "./types.ts";
 
 /**
@@ -484,13 +488,9 @@ function withHeader(res: Response, name: string, value: string): Response {
       statusText: res.statusText,
       headers: res.headers,
     });
-    if (decodedByFetch(res)) {
-      // The copy no longer tells the runtime that fetch() decoded the body:
-      // drop the fields that describe the encoded bytes, as it would.
-      copy.headers.delete("content-encoding");
-      copy.headers.delete("content-length");
-      copy.headers.delete("transfer-encoding");
-    }
+    // The copy no longer tells the runtime that fetch() decoded the body:
+    // drop the fields that describe the encoded bytes, as it would.
+    if (decodedByFetch(res)) dropEncodedFields(copy.headers);
     copy.headers.set(name, value);
     return copy;
   }
