@@ -6,6 +6,7 @@ import { serve, type ServeOptions, type Server } from "./server.ts";
 import type { ServeHandler } from "./types.ts";
 import { selfSigned } from "./testdata/tls.ts";
 import { StateLog } from "./testdata/state_log.ts";
+import { readResponse } from "./testdata/http_client.ts";
 import { commandPath, hasCommand, settlesWithin } from "./testdata/tools.ts";
 
 const ENGINES = ["portable", "native"] as const;
@@ -53,22 +54,6 @@ async function readToEnd(
     at,
     reset,
   };
-}
-
-/** Reads one HTTP response with a Content-Length body. */
-async function readResponse(conn: Deno.Conn): Promise<string> {
-  let text = "";
-  const buf = new Uint8Array(4096);
-  while (true) {
-    const end = text.indexOf("\r\n\r\n");
-    if (end !== -1) {
-      const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? 0);
-      if (text.length >= end + 4 + length) return text;
-    }
-    const n = await conn.read(buf);
-    if (n === null) return text;
-    text += decoder.decode(buf.subarray(0, n));
-  }
 }
 
 function connect(server: Server): Promise<Deno.TcpConn> {

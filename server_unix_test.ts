@@ -21,6 +21,7 @@ import { createDashboard } from "./dashboard.ts";
 import { formatAccessLog, formatListening, formatTimeoutLog } from "./_cli.ts";
 import { hasCommand } from "./testdata/tools.ts";
 import { StateLog } from "./testdata/state_log.ts";
+import { readResponse } from "./testdata/http_client.ts";
 
 const ENGINES = ["portable", "native"] as const;
 const encoder = new TextEncoder();
@@ -77,22 +78,6 @@ async function readToEnd(conn: Deno.Conn): Promise<string> {
     text += decoder.decode(buf.subarray(0, n), { stream: true });
   }
   return text;
-}
-
-/** Reads one HTTP response with a Content-Length body. */
-async function readResponse(conn: Deno.Conn): Promise<string> {
-  let text = "";
-  const buf = new Uint8Array(4096);
-  while (true) {
-    const end = text.indexOf("\r\n\r\n");
-    if (end !== -1) {
-      const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? 0);
-      if (text.length >= end + 4 + length) return text;
-    }
-    const n = await conn.read(buf);
-    if (n === null) return text;
-    text += decoder.decode(buf.subarray(0, n));
-  }
 }
 
 /** Sends `request` on a new connection and reads the answer to EOF. */
