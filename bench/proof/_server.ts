@@ -11,7 +11,11 @@
  * - `ENGINE`: Reaper's engine, `portable`, `native` or `auto`; default
  *   `portable`.
  * - `OPTIONS_JSON`: Reaper `ServeOptions` merged over its defaults; for
- *   `deno` only `reusePort` is read.
+ *   `deno` only `reusePort` and `shutdownOnSigterm` are read. With
+ *   `shutdownOnSigterm: true`, raw `Deno.serve` does what its documentation
+ *   suggests for a graceful stop: on SIGTERM it calls `server.shutdown()`,
+ *   then exits once that resolves; it also prints `Engine: raw` once
+ *   listening, as Reaper prints its engine.
  *
  * The handler, the same on both servers (as in `bench/servers/*.ts`, plus
  * two things the attacks need): `GET /big` answers 1 MiB (a response larger
@@ -55,14 +59,20 @@ function handler(req: Request): Response | Promise<Response> {
 }
 
 if (kind === "deno") {
-  Deno.serve({
+  const server = Deno.serve({
     port,
     hostname: "127.0.0.1",
     reusePort: extra.reusePort === true ? true : undefined,
     onListen({ hostname, port }) {
       console.log(`Listening on http://${hostname}:${port}/`);
+      if (extra.shutdownOnSigterm === true) console.log("Engine: raw");
     },
   }, handler);
+  if (extra.shutdownOnSigterm === true) {
+    Deno.addSignalListener("SIGTERM", () => {
+      server.shutdown().then(() => Deno.exit(0));
+    });
+  }
 } else if (kind === "reaper") {
   const { serve } = await import("../../mod.ts");
   if ("shutdownDelay" in extra) {

@@ -29,21 +29,39 @@
 # Counted: wrk's non-2xx responses and socket errors, the POST loop's non-2xx
 # and errors, and every non-2xx line in nginx's access log (502 = a request
 # lost by a backend). Pass: zero failed requests in every phase that ran, on
-# each engine (ENGINES, default "native portable").
+# each Reaper engine (ENGINES, default "native portable raw"). "raw" is the
+# peer, raw Deno.serve calling server.shutdown() on SIGTERM (reuse-port phase
+# only: it has no shutdownDelay); its figures are printed, not judged.
+#
+# The network stack (NETNS, default 1). When an SO_REUSEPORT listener
+# closes, Linux resets the connections still waiting in its accept queue
+# (handshake done, not yet accepted) unless net.ipv4.tcp_migrate_req is 1
+# (Linux 5.14 and later), in which case it hands them to another listener of
+# the group. No user-space server can take that window away: a connection
+# can complete its handshake between the last accept() and the close().
+# So with NETNS=1 the script runs itself in a network namespace of its own
+# (ip netns, needs root), with loopback up and tcp_migrate_req=1, as a
+# deployment using reusePort would set it; the kernel's migration counters
+# (nstat TcpExtTCPMigrateReqSuccess/Failure) are printed per phase. NETNS=0
+# runs on the host's stack with its own setting, to show the difference.
 #
 #   bash bench/proof/rolling_restart.sh
 #   ROUNDS=5 ENGINES=native SHUTDOWN_DELAY_MS=0 bash bench/proof/rolling_restart.sh
+#   NETNS=0 ...      the host's network stack, tcp_migrate_req as it is
 #   KEEP_TMP=1 ...   keeps nginx's and the backends' logs in the temp dir
 #
-# Bounded: 127.0.0.1 only; every wait has a deadline; the loads stop on
-# their own after the planned time (3 + 2 x ROUNDS x STEP + 3 s) or when the
-# restarts are done; the trap ends nginx, the loads and every backend.
+# Bounded: 127.0.0.1 only (inside the namespace with NETNS=1); every wait has
+# a deadline; the loads stop on their own after the planned time
+# (3 + 2 x ROUNDS x STEP + 3 s) or when the restarts are done; the trap ends
+# nginx, the loads and every backend, and removes the namespace.
 set -euo pipefail
+SCRIPT=$(realpath "$0")
 cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-3}
 STEP=${STEP:-4}
-ENGINES=${ENGINES:-"native portable"}
+ENGINES=${ENGINES:-"native portable raw"}
+NETNS=${NETNS:-1}
 SHUTDOWN_DELAY_MS=${SHUTDOWN_DELAY_MS:-3000}
 ((ROUNDS >= 1 && ROUNDS <= 10)) || { echo "ROUNDS must be 1..10"; exit 2; }
 
@@ -56,7 +74,31 @@ if ((${#need[@]})); then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-DENO=$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())')
+DENO=${DENO:-$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())')}
+
+# NETNS=1: run this script again inside a network namespace of its own.
+if [[ $NETNS == 1 && -z ${REAPER_PROOF_NETNS:-} ]]; then
+  command -v ip >/dev/null || { echo "NETNS=1 needs iproute2's ip (or run with NETNS=0)"; exit 2; }
+  # Nothing is fetched inside the namespace: it has no route out.
+  "$DENO" cache --quiet bench/proof/_server.ts bench/proof/_post_loop.ts
+  ns="reaper_proof_$$"
+  if ! ip netns add "$ns" 2>/dev/null; then
+    echo "cannot create a network namespace (needs root): run with NETNS=0 for the host's stack"
+    exit 2
+  fi
+  trap 'ip netns delete "$ns" 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_migrate_req=1
+  rc=0
+  REAPER_PROOF_NETNS=$ns DENO=$DENO ip netns exec "$ns" bash "$SCRIPT" "$@" || rc=$?
+  exit "$rc"
+fi
+MIGRATE=$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo "absent")
+migrate_counters() {
+  nstat -asz TcpExtTCPMigrateReqSuccess TcpExtTCPMigrateReqFailure 2>/dev/null |
+    awk '$1 ~ /Success/ { s = $2 } $1 ~ /Failure/ { f = $2 } END { print s + 0, f + 0 }'
+}
 TMP=$(mktemp -d /tmp/reaper_rolling.XXXXXX)
 PIDS=()
 cleanup() {
@@ -78,7 +120,10 @@ start_backend() {
   local slot=$1 engine=$2 options=$3 log
   N_BACKENDS=$((N_BACKENDS + 1))
   log="$TMP/backend.$N_BACKENDS.log"
-  "$DENO" run --unstable-net --allow-net --allow-read bench/proof/_server.ts reaper "${SLOT_PORT[$slot]}" "$engine" "$options" >"$log" 2>&1 &
+  : >"$log"
+  local kind=reaper
+  [[ $engine == raw ]] && kind=deno
+  "$DENO" run --unstable-net --allow-net --allow-read bench/proof/_server.ts "$kind" "${SLOT_PORT[$slot]}" "$engine" "$options" >"$log" 2>&1 &
   BACKEND=$!
   PIDS+=("$BACKEND")
   for _ in $(seq 1 300); do
@@ -107,6 +152,7 @@ SUMMARY=()
 run_phase() {
   local engine=$1 phase=$2 options
   options='{"reusePort":true,"idleTimeout":65000,"headerTimeout":20000,"requestTimeout":60000,"shutdownTimeout":10000}'
+  if [[ $engine == raw ]]; then options='{"reusePort":true,"shutdownOnSigterm":true}'; fi
   if [[ $phase == shutdown-delay ]]; then
     options=${options%\}}",\"shutdownDelay\":$SHUTDOWN_DELAY_MS}"
   fi
@@ -169,7 +215,8 @@ NGINX
   "$DENO" run --allow-net --allow-read bench/proof/_post_loop.ts "http://127.0.0.1:$nginx_port/" "$planned" 4 "$dir/stop" >"$dir/post.out" 2>&1 &
   local post_pid=$!
   PIDS+=("$post_pid")
-  local t0=$SECONDS restarts=0 late=0 old
+  local t0=$SECONDS restarts=0 late=0 old migrated_before
+  migrated_before=$(migrate_counters)
   sleep 3
   for ((round = 1; round <= ROUNDS; round++)); do
     for slot in a b; do
@@ -190,6 +237,9 @@ NGINX
     done
   done
   ((SECONDS - t0 <= planned)) || late=1
+  local migrated_after migrated
+  migrated_after=$(migrate_counters)
+  migrated=$(awk -v a="$migrated_before" -v b="$migrated_after" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }')
   touch "$dir/stop"
   wait "$wrk_pid" || true
   wait "$post_pid" || true
@@ -216,15 +266,24 @@ NGINX
   echo "   POST loop: $post_total requests, $post_ok 2xx, $post_bad non-2xx, $post_err errors ${post_samples:-}"
   echo "   nginx access log: $log_get GET, $log_post POST, $log_bad non-2xx other than 499 ($(awk '$2 !~ /^2/ { print $1, $2 }' "$dir/access.log" | sort | uniq -c | awk '{ printf "%s%s %s x%s", s, $2, $3, $1; s = ", " }')), $log_retried retried on the other slot by nginx"
   grep -v '^\s*$' "$dir/error.log" | sed -n '1,3s/^/   nginx error.log: /p' || true
+  # Why nginx failed requests: a backend closed or reset a connection with
+  # a request on it (the request is lost, or retried if nginx may), a
+  # connect was refused (always retried), or both slots were marked down
+  # after such failures (max_fails 1, fail_timeout 10 s), when nginx answers
+  # 502 at once without asking a backend.
+  echo "   nginx error.log: $(grep -c 'prematurely closed connection' "$dir/error.log" || true) closed and $(grep -c 'reset by peer' "$dir/error.log" || true) reset by a backend with a request on them, $(grep -c 'connect() failed' "$dir/error.log" || true) connects refused, $(grep -c 'no live upstreams' "$dir/error.log" || true) requests failed at once with both slots marked down"
   local reasons
   reasons=$(cat "$dir"/../backend.*.log 2>/dev/null | awk '/^Closed / { n[$3]++ } END { for (r in n) printf "%s %d, ", r, n[r] }' | sed 's/, $//')
   echo "   backends' close reasons so far (every process of this run): ${reasons:-none}"
+  echo "   kernel: tcp_migrate_req=$MIGRATE; queued connections of a closing listener handed to its sibling: ${migrated% *}, failed to hand over: ${migrated#* }"
   # A request lost shows in a client's count and in nginx's log: count the
   # larger of the two, not their sum.
   local client_failed=$(( ${wrk_non2xx:-0} + ${wrk_errors:-0} + post_bad + post_err ))
   local failed=$(( client_failed > log_bad ? client_failed : log_bad ))
   if ((late)); then echo "   the restarts took longer than the planned load: the last ones ran without load"; failed=$((failed + 1)); fi
-  if ((failed == 0 && restarts == 2 * ROUNDS)); then
+  if [[ $engine == raw ]]; then
+    SUMMARY+=("raw Deno.serve (peer, not judged) $phase: $restarts restarts, ${wrk_total:-?} GET + $post_total POST, $failed failed")
+  elif ((failed == 0 && restarts == 2 * ROUNDS)); then
     SUMMARY+=("$engine $phase: $restarts restarts, ${wrk_total:-?} GET + $post_total POST, 0 failed: pass")
   else
     SUMMARY+=("$engine $phase: $restarts restarts, ${wrk_total:-?} GET + $post_total POST, $failed failed: FAIL")
@@ -232,10 +291,12 @@ NGINX
   fi
 }
 
-echo "rolling restarts behind nginx: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), shared with other work"
+where="the host's network stack"
+[[ -n ${REAPER_PROOF_NETNS:-} ]] && where="network namespace $REAPER_PROOF_NETNS"
+echo "rolling restarts behind nginx: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), shared with other work; $where, net.ipv4.tcp_migrate_req=$MIGRATE"
 for engine in $ENGINES; do
   run_phase "$engine" reuse-port
-  if ((SHUTDOWN_DELAY_MS > 0)); then run_phase "$engine" shutdown-delay; fi
+  if ((SHUTDOWN_DELAY_MS > 0)) && [[ $engine != raw ]]; then run_phase "$engine" shutdown-delay; fi
 done
 echo
 echo "Summary:"
