@@ -301,6 +301,16 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   );
 }
 
+/** Whether this process may listen on and connect to any port of 127.0.0.1. */
+function loopbackAllowed(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "net", host: "127.0.0.1" })
+      .state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks that the native engine works on this runtime: the shape check of
  * {@linkcode findServeHttpOnConnection}, then two real requests over
@@ -308,7 +318,9 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
  * expect `200` with body `"ok"` and the hook events in order), one
  * connection ended by `hooks.mustClose` (the runtime's graceful shutdown),
  * one by `close()` (the abort), all within 2 seconds (`options.timeout`).
- * Everything it opens is closed before it returns. Never throws.
+ * Without net permission for every port of 127.0.0.1 it fails at once,
+ * never prompting for it. Everything it opens is closed before it returns.
+ * Never throws.
  *
  * @param options The options.
  * @returns `{ ok: true }`, or `{ ok: false, reason }` saying what failed.
@@ -327,6 +339,15 @@ export async function probeNativeEngine(
     ? findServeHttpOnConnection(options.denoNs)
     : findServeHttpOnConnection();
   if (typeof found === "string") return { ok: false, reason: found };
+  // Asked first: without the permission, listening would make Deno prompt
+  // on a terminal, for a port the user never asked for.
+  if (!loopbackAllowed()) {
+    return {
+      ok: false,
+      reason:
+        "the self-check needs net access to 127.0.0.1 (any port), which was not granted",
+    };
+  }
   const engine = new NativeEngine(found, runtimeCore(options), false);
   const timeoutMs = options.timeout ?? PROBE_TIMEOUT_MS;
   let listener: Deno.Listener | undefined;

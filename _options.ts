@@ -248,7 +248,8 @@ export interface ServeOptions<
    * Which HTTP engine serves connections: `"portable"` (Reaper's own
    * HTTP/1.1, public APIs only, sees every byte), `"native"` (the runtime's
    * own HTTP code; throws a `TypeError` if the runtime lacks it), or
-   * `"auto"`: native if it passes a self-check at start-up, else portable.
+   * `"auto"`: native if it passes a self-check at start-up (two requests
+   * over 127.0.0.1, so it needs net access there), else portable.
    *
    * @default {"auto"}
    */

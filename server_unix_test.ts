@@ -497,3 +497,37 @@ Deno.test("createDashboard() counts a client on a Unix socket as loopback", asyn
   assertEquals(res?.status, 200);
   assertEquals((await res?.json()).stats.requests, 7);
 });
+
+Deno.test("[auto] without net permission for 127.0.0.1, a Unix-socket server falls back to portable without asking for loopback access", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/no-net.sock`;
+  try {
+    // stdin "null": a prompt would fail the permission instead of waiting.
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        `--allow-write=${dir}`,
+        // Deno 2.9 asks net permission for a Unix socket too: this one only.
+        `--allow-net=unix:${path}`,
+        "testdata/unix_no_net_server.ts",
+        path,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    const err = new TextDecoder().decode(stderr);
+    assertEquals(code, 0, err);
+    assertMatch(out, /^engine portable$/m);
+    assertMatch(
+      out,
+      /^why the native engine is unavailable: the self-check needs net access to 127\.0\.0\.1 \(any port\), which was not granted$/m,
+    );
+    assertMatch(out, /^answer HTTP\/1\.1 200 OK true$/m);
+    assert(!err.includes("NotCapable"), err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
