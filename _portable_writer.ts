@@ -246,8 +246,9 @@ export class Writer {
     ) close = true;
     let bytes: Uint8Array | null = null;
     const fields = headFields;
+    // As Deno.serve: an HTTP/1.0 request gets an HTTP/1.0 status line.
     fields.reset(
-      "HTTP/1.1 " + status + " " +
+      (ex.minor === 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + status + " " +
         (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF,
       response,
     );

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { hasCommand, settlesWithin } from "./testdata/tools.ts";
 import { selfSigned } from "./testdata/tls.ts";
+import { readResponse } from "./testdata/http_client.ts";
 import { serve } from "./mod.ts";
 import {
   CASES,
@@ -108,6 +109,57 @@ for (const engine of ENGINES) {
       });
     });
   }
+}
+
+// ---------------------------------------------------------------- HTTP/1.0
+
+/** Sends `request` on a new connection and reads the answer until EOF. */
+async function exchange(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    return await readResponse(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+for (const engine of ENGINES) {
+  Deno.test(`parity (${engine}): an HTTP/1.0 request gets an HTTP/1.0 status line and its body, as from raw Deno.serve`, async () => {
+    const handler = () => new Response("hello");
+    const raw = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      handler,
+    );
+    const reaper = serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine,
+      signals: false,
+      onListen() {},
+    }, handler);
+    try {
+      for (
+        const request of [
+          "GET / HTTP/1.0\r\n\r\n",
+          "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+          "HEAD / HTTP/1.0\r\n\r\n",
+        ]
+      ) {
+        const [a, b] = await Promise.all([
+          exchange(raw.addr.port, request),
+          exchange(reaper.addr.port, request),
+        ]);
+        const line = (text: string) => text.slice(0, text.indexOf("\r\n"));
+        const body = (text: string) => text.slice(text.indexOf("\r\n\r\n"));
+        assertEquals(line(b), line(a), request);
+        assertEquals(line(a), "HTTP/1.0 200 OK");
+        assertEquals(body(b), body(a), request);
+      }
+    } finally {
+      await Promise.all([raw.shutdown(), reaper.shutdown()]);
+    }
+  });
 }
 
 // ------------------------------------------------------------------ HTTP/2
