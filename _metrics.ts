@@ -54,15 +54,17 @@ function findMeter(version: string): Meter | undefined {
  * | `reaper.connections.closed` | counter | `reason` |
  * | `reaper.requests` | counter | |
  *
- * Each carries the `server.port` attribute.
+ * Each carries the server's address, as OpenTelemetry's semantic
+ * conventions name it: `server.port` for TCP; `server.address` (the
+ * socket's path) and `network.transport` `"unix"` for a Unix socket.
  *
  * @param stats Reads the server's counters.
- * @param port The port the server listens on.
+ * @param addr The address the server listens on.
  * @returns A function that unregisters them.
  */
 export function registerMetrics(
   stats: () => ServerStats,
-  port: number,
+  addr: Deno.NetAddr | Deno.UnixAddr,
 ): () => void {
   const meter = findMeter("0.1.0");
   if (!meter) return () => {};
@@ -84,9 +86,12 @@ export function registerMetrics(
       unit: "{request}",
     });
     const instruments = [open, accepted, closed, requests];
+    const where: Record<string, string | number> = addr.transport === "unix"
+      ? { "server.address": addr.path, "network.transport": "unix" }
+      : { "server.port": (addr as Deno.NetAddr).port };
     const callback = (result: Observation) => {
       const s = stats();
-      const base = { "server.port": port };
+      const base = where;
       for (const state of STATES) {
         result.observe(open, s.open[state], { ...base, state });
       }

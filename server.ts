@@ -140,7 +140,10 @@ export interface ServerEnvironment {
   /** Listens for the shutdown signals; returns the remover. */
   onSignals(listener: (signal: Deno.Signal) => void): () => void;
   /** Registers the metrics; returns the remover. */
-  registerMetrics(stats: () => ServerStats, port: number): () => void;
+  registerMetrics(
+    stats: () => ServerStats,
+    addr: Deno.NetAddr | Deno.UnixAddr,
+  ): () => void;
   /** Ends the process (`exitAfterSignal`). */
   exit(code: number): void;
 }
@@ -342,10 +345,7 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
         this.#signal.addEventListener("abort", this.#onAbort, { once: true });
       }
     }
-    this.#removeMetrics = env.registerMetrics(
-      () => this.stats(),
-      "port" in addr ? addr.port : 0,
-    );
+    this.#removeMetrics = env.registerMetrics(() => this.stats(), addr);
     this.#startTicking(this.#table.options.tickInterval);
     this.#acceptDone = this.#acceptLoop();
     this.#mainLoop();

@@ -530,6 +530,40 @@ Deno.test("server counters are exported as OpenTelemetry metrics under OTEL_DENO
   assertMatch(out, /METRIC reaper\.requests/);
   // The fetch client's kept-alive connection is reaped by idleTimeout.
   assertMatch(out, /reason=idle[^\n]*value=1|value=1[^\n]*reason=idle/);
+  assertMatch(out, /server\.port=\d+/);
+});
+
+Deno.test("on a Unix socket, the OpenTelemetry metrics carry its path, not a port", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/otel.sock`;
+  try {
+    const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "testdata/otel_server.ts",
+        path,
+      ],
+      env: {
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "console",
+        OTEL_METRIC_EXPORT_INTERVAL: "100",
+        NO_COLOR: "1",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = decoder.decode(stderr) + decoder.decode(stdout);
+    assertEquals(code, 0, out);
+    assertMatch(out, /METRIC reaper\.requests/);
+    assert(out.includes(`server.address=${path}`), out);
+    assertMatch(out, /network\.transport=unix/);
+    assert(!/server\.port=/.test(out), out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serve() rejects bad arguments with clear errors", () => {
