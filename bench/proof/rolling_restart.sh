@@ -29,16 +29,19 @@
 # Counted: wrk's non-2xx responses and socket errors, the POST loop's non-2xx
 # and errors, and every non-2xx line in nginx's access log (502 = a request
 # lost by a backend). Pass: zero failed requests in every phase that ran, on
-# each Reaper engine (ENGINES, default "native portable raw"). "raw" is the
-# peer, raw Deno.serve calling server.shutdown() on SIGTERM (reuse-port phase
-# only: it has no shutdownDelay); its figures are printed, not judged.
+# each Reaper engine (ENGINES, default "native portable raw"). "raw" is not
+# one: it is the peer, raw Deno.serve calling server.shutdown() on SIGTERM
+# (reuse-port phase only: it has no shutdownDelay); its figures are printed,
+# not judged.
 #
 # The network stack (NETNS, default 1). When an SO_REUSEPORT listener
 # closes, Linux resets the connections still waiting in its accept queue
 # (handshake done, not yet accepted) unless net.ipv4.tcp_migrate_req is 1
 # (Linux 5.14 and later), in which case it hands them to another listener of
-# the group. No user-space server can take that window away: a connection
-# can complete its handshake between the last accept() and the close().
+# the group. A server that closes its own SO_REUSEPORT listener cannot take
+# that window away: a connection can complete its handshake between the last
+# accept() and the close() (only a listener that is never closed, handed to
+# the successor, avoids it, and Deno cannot pass a socket on).
 # So with NETNS=1 the script runs itself in a network namespace of its own
 # (ip netns, needs root), with loopback up and tcp_migrate_req=1, as a
 # deployment using reusePort would set it; the kernel's migration counters
@@ -74,11 +77,13 @@ if ((${#need[@]})); then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-DENO=${DENO:-$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())')}
+DENO=${REAPER_PROOF_DENO:-$(npx -y deno@2.9.6 eval 'console.log(Deno.execPath())')}
 
 # NETNS=1: run this script again inside a network namespace of its own.
 if [[ $NETNS == 1 && -z ${REAPER_PROOF_NETNS:-} ]]; then
   command -v ip >/dev/null || { echo "NETNS=1 needs iproute2's ip (or run with NETNS=0)"; exit 2; }
+  [[ -e /proc/sys/net/ipv4/tcp_migrate_req ]] ||
+    { echo "this kernel has no net.ipv4.tcp_migrate_req (Linux 5.14 and later): run with NETNS=0"; exit 2; }
   # Nothing is fetched inside the namespace: it has no route out.
   "$DENO" cache --quiet bench/proof/_server.ts bench/proof/_post_loop.ts
   ns="reaper_proof_$$"
@@ -86,17 +91,30 @@ if [[ $NETNS == 1 && -z ${REAPER_PROOF_NETNS:-} ]]; then
     echo "cannot create a network namespace (needs root): run with NETNS=0 for the host's stack"
     exit 2
   fi
-  trap 'ip netns delete "$ns" 2>/dev/null || true' EXIT
-  trap 'exit 130' INT TERM
+  child=""
+  # Whatever ends the run, nothing is left in the namespace, nor it.
+  end_netns() {
+    local pids
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -n $pids ]] && kill -9 $pids 2>/dev/null
+    ip netns delete "$ns" 2>/dev/null || true
+  }
+  trap end_netns EXIT
+  # Passed on to the run inside, whose own trap ends its processes.
+  trap '[[ -n $child ]] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 130' INT TERM
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_migrate_req=1
+  REAPER_PROOF_NETNS=$ns REAPER_PROOF_DENO=$DENO ip netns exec "$ns" bash "$SCRIPT" "$@" &
+  child=$!
   rc=0
-  REAPER_PROOF_NETNS=$ns DENO=$DENO ip netns exec "$ns" bash "$SCRIPT" "$@" || rc=$?
+  wait "$child" || rc=$?
   exit "$rc"
 fi
 MIGRATE=$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo "absent")
+# The kernel's counters of connections handed over, "n/a n/a" without nstat.
 migrate_counters() {
-  nstat -asz TcpExtTCPMigrateReqSuccess TcpExtTCPMigrateReqFailure 2>/dev/null |
+  if ! command -v nstat >/dev/null; then echo "n/a n/a"; return; fi
+  { nstat -asz TcpExtTCPMigrateReqSuccess TcpExtTCPMigrateReqFailure 2>/dev/null || true; } |
     awk '$1 ~ /Success/ { s = $2 } $1 ~ /Failure/ { f = $2 } END { print s + 0, f + 0 }'
 }
 TMP=$(mktemp -d /tmp/reaper_rolling.XXXXXX)
@@ -229,7 +247,7 @@ NGINX
         start_backend "$slot" "$engine" "$options"
       fi
       CURRENT[$slot]=$BACKEND
-      wait_exit "$old" 20 || OVERALL_FAIL=1
+      wait_exit "$old" 20 || [[ $engine == raw ]] || OVERALL_FAIL=1
       restarts=$((restarts + 1))
       echo "   restart $restarts (slot $slot, round $round): old pid $old exited, new pid $BACKEND, t=$((SECONDS - t0)) s"
       local due=$((3 + restarts * STEP))
@@ -239,7 +257,11 @@ NGINX
   ((SECONDS - t0 <= planned)) || late=1
   local migrated_after migrated
   migrated_after=$(migrate_counters)
-  migrated=$(awk -v a="$migrated_before" -v b="$migrated_after" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }')
+  if [[ $migrated_before == "n/a n/a" ]]; then
+    migrated="n/a n/a"
+  else
+    migrated=$(awk -v a="$migrated_before" -v b="$migrated_after" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }')
+  fi
   touch "$dir/stop"
   wait "$wrk_pid" || true
   wait "$post_pid" || true
@@ -271,11 +293,11 @@ NGINX
   # connect was refused (always retried), or both slots were marked down
   # after such failures (max_fails 1, fail_timeout 10 s), when nginx answers
   # 502 at once without asking a backend.
-  echo "   nginx error.log: $(grep -c 'prematurely closed connection' "$dir/error.log" || true) closed and $(grep -c 'reset by peer' "$dir/error.log" || true) reset by a backend with a request on them, $(grep -c 'connect() failed' "$dir/error.log" || true) connects refused, $(grep -c 'no live upstreams' "$dir/error.log" || true) requests failed at once with both slots marked down"
+  echo "   nginx error.log: $(grep -c 'prematurely closed connection' "$dir/error.log" || true) closed and $(grep -c 'reset by peer\|Broken pipe' "$dir/error.log" || true) reset by a backend with a request on them, $(grep -c 'connect() failed' "$dir/error.log" || true) connects refused, $(grep -c 'no live upstreams' "$dir/error.log" || true) requests failed at once with both slots marked down"
   local reasons
   reasons=$(cat "$dir"/../backend.*.log 2>/dev/null | awk '/^Closed / { n[$3]++ } END { for (r in n) printf "%s %d, ", r, n[r] }' | sed 's/, $//')
   echo "   backends' close reasons so far (every process of this run): ${reasons:-none}"
-  echo "   kernel: tcp_migrate_req=$MIGRATE; queued connections of a closing listener handed to its sibling: ${migrated% *}, failed to hand over: ${migrated#* }"
+  echo "   kernel: tcp_migrate_req=$MIGRATE; connections of a closing listener (queued or in their handshake) handed to another listener: ${migrated% *}, failed to hand over: ${migrated#* }"
   # A request lost shows in a client's count and in nginx's log: count the
   # larger of the two, not their sum.
   local client_failed=$(( ${wrk_non2xx:-0} + ${wrk_errors:-0} + post_bad + post_err ))
