@@ -191,11 +191,11 @@ export interface ServeOptions<
    * kernel balances connections between them. Deno 2.9 requires the
    * `--unstable-net` flag for it. TCP only.
    *
-   * For restarts without a lost connection on Linux, set the sysctl
+   * For restarts one process at a time on Linux, set the sysctl
    * `net.ipv4.tcp_migrate_req` to `1` (Linux 5.14 and later): when a
    * listener of the group closes, the kernel then hands the connections
    * still waiting in its accept queue to another one instead of resetting
-   * them, a window no server can close on its own.
+   * them. A server that closes its own listener cannot avoid that window.
    *
    * @default {false}
    */
