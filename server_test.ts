@@ -511,25 +511,63 @@ for (const engine of ENGINES) {
   });
 }
 
-Deno.test("server counters are exported as OpenTelemetry metrics under OTEL_DENO", async () => {
-  const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "testdata/otel_server.ts"],
+/**
+ * Runs `testdata/otel_server.ts` with Deno's console exporter until its
+ * output (stdout and stderr together) matches `until`, then closes its
+ * standard input so that it shuts down, and returns its exit code and
+ * output. If it exits first, returns what it printed.
+ */
+async function runOtelServer(
+  args: string[],
+  until: RegExp,
+): Promise<{ code: number; out: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...args],
     env: {
       OTEL_DENO: "true",
       OTEL_EXPORTER_OTLP_PROTOCOL: "console",
       OTEL_METRIC_EXPORT_INTERVAL: "100",
       NO_COLOR: "1",
     },
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const out = decoder.decode(stderr) + decoder.decode(stdout);
+  }).spawn();
+  let out = "";
+  let stdinOpen = true;
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      out += chunk;
+      if (stdinOpen && until.test(out)) {
+        stdinOpen = false;
+        await child.stdin.close();
+      }
+    }
+  };
+  const reading = Promise.all([read(child.stdout), read(child.stderr)]);
+  // A guard, not a timing: the metrics come within a few exports (100 ms
+  // each); without it a missing metric would hang the suite.
+  if (!await settlesWithin(reading, 30_000)) {
+    child.kill();
+    await reading;
+  }
+  if (stdinOpen) await child.stdin.close().catch(() => {});
+  const { code } = await child.status;
+  return { code, out };
+}
+
+Deno.test("server counters are exported as OpenTelemetry metrics under OTEL_DENO", async () => {
+  // The fetch client's kept-alive connection is reaped by idleTimeout.
+  const idleClosed = /reason=idle[^\n]*value=1|value=1[^\n]*reason=idle/;
+  const { code, out } = await runOtelServer(
+    ["--allow-net", "testdata/otel_server.ts"],
+    idleClosed,
+  );
   assertEquals(code, 0, out);
   assertMatch(out, /METRIC reaper\.connections\.open/);
   assertMatch(out, /METRIC reaper\.connections\.accepted/);
   assertMatch(out, /METRIC reaper\.requests/);
-  // The fetch client's kept-alive connection is reaped by idleTimeout.
-  assertMatch(out, /reason=idle[^\n]*value=1|value=1[^\n]*reason=idle/);
+  assertMatch(out, idleClosed);
   assertMatch(out, /server\.port=\d+/);
 });
 
@@ -537,27 +575,17 @@ Deno.test("on a Unix socket, the OpenTelemetry metrics carry its path, not a por
   const dir = await Deno.makeTempDir();
   const path = `${dir}/otel.sock`;
   try {
-    const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
+    const { code, out } = await runOtelServer(
+      [
         "--allow-net",
         "--allow-read",
         "--allow-write",
         "testdata/otel_server.ts",
         path,
       ],
-      env: {
-        OTEL_DENO: "true",
-        OTEL_EXPORTER_OTLP_PROTOCOL: "console",
-        OTEL_METRIC_EXPORT_INTERVAL: "100",
-        NO_COLOR: "1",
-      },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const out = decoder.decode(stderr) + decoder.decode(stdout);
+      /METRIC reaper\.requests[^]*value=1/,
+    );
     assertEquals(code, 0, out);
-    assertMatch(out, /METRIC reaper\.requests/);
     assert(out.includes(`server.address=${path}`), out);
     assertMatch(out, /network\.transport=unix/);
     assert(!/server\.port=/.test(out), out);

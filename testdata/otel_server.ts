@@ -1,6 +1,7 @@
 // Serves one request, lets one connection idle out, and lets Deno's
-// OpenTelemetry console exporter print Reaper's metrics; used by
-// server_test.ts. With an argument, it serves on that Unix socket path
+// OpenTelemetry console exporter print Reaper's metrics until its standard
+// input closes; used by server_test.ts, which closes it once it has read the
+// metrics it waits for. With an argument, it serves on that Unix socket path
 // instead of TCP.
 import { serve } from "../server.ts";
 
@@ -13,18 +14,21 @@ const common = {
   onListen() {},
 } as const;
 const handler = () => new Response("ok");
-if (path === undefined) {
-  const server = serve({ ...common, port: 0, hostname: "127.0.0.1" }, handler);
-  const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
-  await res.text();
-  await new Promise((r) => setTimeout(r, 400)); // the exporter runs every 100 ms
-  await server.shutdown();
-} else {
-  const server = serve({ ...common, path }, handler);
-  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
-  const res = await fetch("http://localhost/", { client });
-  await res.text();
-  await new Promise((r) => setTimeout(r, 400));
-  client.close();
-  await server.shutdown();
+const server = path === undefined
+  ? serve({ ...common, port: 0, hostname: "127.0.0.1" }, handler)
+  : serve({ ...common, path }, handler);
+const client = path === undefined
+  ? undefined
+  : Deno.createHttpClient({ proxy: { transport: "unix", path } });
+const url = "port" in server.addr
+  ? `http://127.0.0.1:${server.addr.port}/`
+  : "http://localhost/";
+const res = await fetch(url, { client });
+await res.text();
+// The exporter prints on its own period; the parent says when it has seen
+// enough by closing standard input.
+for await (const _ of Deno.stdin.readable) {
+  // Nothing is sent: only the end matters.
 }
+client?.close();
+await server.shutdown();
