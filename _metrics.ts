@@ -86,12 +86,11 @@ export function registerMetrics(
       unit: "{request}",
     });
     const instruments = [open, accepted, closed, requests];
-    const where: Record<string, string | number> = addr.transport === "unix"
+    const base: Record<string, string | number> = "path" in addr
       ? { "server.address": addr.path, "network.transport": "unix" }
-      : { "server.port": (addr as Deno.NetAddr).port };
+      : { "server.port": addr.port };
     const callback = (result: Observation) => {
       const s = stats();
-      const base = where;
       for (const state of STATES) {
         result.observe(open, s.open[state], { ...base, state });
       }

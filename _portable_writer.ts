@@ -246,7 +246,9 @@ export class Writer {
     ) close = true;
     let bytes: Uint8Array | null = null;
     const fields = headFields;
-    // As Deno.serve: an HTTP/1.0 request gets an HTTP/1.0 status line.
+    // As Deno.serve: an HTTP/1.0 request gets an HTTP/1.0 status line (RFC
+    // 9110 §6.2 would allow HTTP/1.1; parity decides). The error answers of
+    // `errorResponse()` keep HTTP/1.1: most come before a version is known.
     fields.reset(
       (ex.minor === 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + status + " " +
         (response.statusText || (STATUS_TEXT[status] ?? "")) + CRLF,

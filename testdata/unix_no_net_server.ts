@@ -1,7 +1,8 @@
 // Serves on the Unix socket at Deno.args[0] with engine "auto", in a process
 // run without net permission; used by server_unix_test.ts to show that the
 // self-check falls back without asking for loopback access, and serves.
-const { serve } = await import("../server.ts");
+import { serve } from "../server.ts";
+
 const path = Deno.args[0];
 const server = serve(
   { path, signals: false, onListen() {} },
