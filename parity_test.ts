@@ -49,6 +49,32 @@ const ACCEPT: (string | null | string[])[] = [
 ];
 
 /** Serves the compression probe's cases on raw Deno.serve and on Reaper. */
+/**
+ * The same handler on raw Deno.serve and on Reaper's `engine`, both on
+ * 127.0.0.1 and any free port, with `automaticCompression` as given.
+ */
+function servePair(
+  engine: "native" | "portable",
+  handler: (req: Request) => Response | Promise<Response>,
+  automaticCompression?: boolean,
+) {
+  const raw = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    onListen() {},
+    automaticCompression,
+  }, handler);
+  const reaper = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    engine,
+    signals: false,
+    onListen() {},
+    automaticCompression,
+  }, handler);
+  return { raw, reaper };
+}
+
 async function withCompressionServers(
   engine: "native" | "portable",
   compression: boolean,
@@ -63,21 +89,8 @@ async function withCompressionServers(
     // Both servers proxy from the raw one, so that the upstream is the same.
     return await c.make(origin);
   };
-  const raw = Deno.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    onListen() {},
-    automaticCompression: compression,
-  }, handler);
+  const { raw, reaper } = servePair(engine, handler, compression);
   origin = `http://127.0.0.1:${raw.addr.port}`;
-  const reaper = serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    engine,
-    signals: false,
-    onListen() {},
-    automaticCompression: compression,
-  }, handler);
   try {
     await fn(raw.addr.port, reaper.addr.port);
   } finally {
@@ -126,18 +139,7 @@ async function exchange(port: number, request: string): Promise<string> {
 
 for (const engine of ENGINES) {
   Deno.test(`parity (${engine}): an HTTP/1.0 request gets an HTTP/1.0 status line and its body, as from raw Deno.serve`, async () => {
-    const handler = () => new Response("hello");
-    const raw = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", onListen() {} },
-      handler,
-    );
-    const reaper = serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      engine,
-      signals: false,
-      onListen() {},
-    }, handler);
+    const { raw, reaper } = servePair(engine, () => new Response("hello"));
     try {
       for (
         const request of [

@@ -353,13 +353,22 @@ Deno.test("server unregisters a connection closed during an expiry pass before t
   await r.server.close();
 });
 
-Deno.test("server ends the process with code 0 once a drain that a signal started is done", async () => {
+/**
+ * A server with one request in flight (it keeps the server from ending
+ * meanwhile) that a signal has begun to drain.
+ */
+async function drainingWithBusy(): Promise<{ r: Rig; busy: FakeConnection }> {
   const r = await rig({ idleTimeout: 0, headerTimeout: 0, shutdownGrace: 0 });
-  const conn = await r.connect();
-  conn.hooks.headStart();
-  conn.hooks.requestStart();
+  const busy = await r.connect();
+  busy.hooks.headStart();
+  busy.hooks.requestStart();
   r.signal();
   await settle();
+  return { r, busy };
+}
+
+Deno.test("server ends the process with code 0 once a drain that a signal started is done", async () => {
+  const { r, busy: conn } = await drainingWithBusy();
   await sweep(r);
   assertEquals(r.exits, [], "not while a request is in flight");
   conn.hooks.responseStart();
@@ -436,12 +445,7 @@ Deno.test("server ends the shutdown delay at once on a second signal", async () 
 });
 
 Deno.test("a drain answers the connections already queued on the listener, then closes it", async () => {
-  const r = await rig({ idleTimeout: 0, headerTimeout: 0, shutdownGrace: 0 });
-  const busy = await r.connect();
-  busy.hooks.headStart();
-  busy.hooks.requestStart(); // keeps the server from ending meanwhile
-  r.signal();
-  await settle();
+  const { r, busy } = await drainingWithBusy();
   // Handshakes the kernel completed while the drain began.
   r.listener.connect();
   r.listener.connect();
@@ -463,12 +467,7 @@ Deno.test("a drain answers the connections already queued on the listener, then 
 });
 
 Deno.test("a drain's sweep of the listener ends after ten turns even if connections keep coming", async () => {
-  const r = await rig({ idleTimeout: 0, headerTimeout: 0, shutdownGrace: 0 });
-  const busy = await r.connect();
-  busy.hooks.headStart();
-  busy.hooks.requestStart();
-  r.signal();
-  await settle();
+  const { r, busy } = await drainingWithBusy();
   let turns = 0;
   while (!r.listener.closed && turns < 50) {
     turns++;
