@@ -528,9 +528,9 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
   #drain(): void {
     if (this.#table.stopping) return;
     // At once: a drain that first went on accepting what the kernel had
-    // queued (until an event-loop turn brought none) lost more behind
-    // nginx with SO_REUSEPORT, not fewer: 5 to 12 connections reset in 10
-    // restarts, against 1 (bench/proof/README.md, proof (c)).
+    // queued (until an event-loop turn brought none) had more connections
+    // reset behind nginx with SO_REUSEPORT, not fewer: 5 to 12 in 10
+    // restarts on portable, against 1 (bench/proof/README.md, proof (c)).
     this.#stopAccepting();
     const { shutdownTimeout, shutdownGrace, tickInterval } =
       this.#table.options;
