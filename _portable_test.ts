@@ -8,6 +8,7 @@ import {
 } from "@std/assert";
 import { recorder, serveLoopback } from "./testdata/hooks.ts";
 import { writeSelfSigned } from "./testdata/tls.ts";
+import { readToEnd } from "./testdata/http_client.ts";
 import type { ServeHandler } from "./types.ts";
 import { createPortableEngine } from "./_portable.ts";
 import { serve } from "./server.ts";
@@ -27,33 +28,6 @@ async function send(conn: Deno.Conn, data: string | Uint8Array) {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   let n = 0;
   while (n < bytes.length) n += await conn.write(bytes.subarray(n));
-}
-
-/** Reads until end of stream (or reset). */
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    let n: number | null;
-    try {
-      n = await conn.read(buf);
-    } catch {
-      break;
-    }
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  return decoder.decode(concat(chunks));
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
 
 /** Reads until `text` holds `count` complete responses (or EOF). */
@@ -335,7 +309,7 @@ Deno.test("portable engine accepts absolute-form targets and HTTP/1.0 without Ho
     "GET http://other.test/abs HTTP/1.1\r\nHost: x\r\n\r\n" +
       "GET /old HTTP/1.0\r\n\r\n",
   );
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   const res = parseResponses(text);
   assertEquals(res[0].body, "http://other.test/abs");
@@ -354,7 +328,7 @@ Deno.test("portable engine honours Connection: close and HTTP/1.0 keep-alive", a
   assertEquals(ka.headers["connection"], "keep-alive");
   assertEquals(ka.headers["keep-alive"], "timeout=5");
   await send(a, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  const closed = parseResponses(await readAll(a))[0];
+  const closed = parseResponses((await readToEnd(a)).text)[0];
   a.close();
   assertEquals(closed.headers["connection"], "close");
   assertEquals(closed.headers["keep-alive"], undefined);
@@ -367,7 +341,7 @@ Deno.test("portable engine closes after a response when hooks.mustClose is set",
   });
   const conn = await connect(server.port);
   await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  const res = parseResponses(await readAll(conn))[0];
+  const res = parseResponses((await readToEnd(conn)).text)[0];
   conn.close();
   assertEquals(res.headers["connection"], "close");
   assertEquals(await server.accepted[0].hooks.reason, "done");
@@ -455,7 +429,7 @@ Deno.test("portable engine closes when a 100-continue body is never read", async
     conn,
     "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
   );
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   assert(!text.includes("100 Continue"));
   const res = parseResponses(text);
@@ -577,7 +551,7 @@ Deno.test("portable engine writes a stream close-delimited for HTTP/1.0", async 
   });
   const conn = await connect(server.port);
   await send(conn, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   assert(!text.includes("chunked"));
   assertStringIncludes(text, "connection: close");
@@ -615,7 +589,7 @@ Deno.test("portable engine discards an unread body, or closes when it is too lon
     conn,
     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
   );
-  const last = parseResponses(await readAll(conn));
+  const last = parseResponses((await readToEnd(conn)).text);
   conn.close();
   assertEquals(last[0].headers["connection"], "close");
   assertEquals(await server.accepted[0].hooks.reason, "done");
@@ -701,7 +675,7 @@ for (const [name, input, status] of bad) {
     });
     const conn = await connect(server.port);
     await send(conn, input).catch(() => {});
-    const text = await readAll(conn);
+    const text = (await readToEnd(conn)).text;
     conn.close();
     if (status === null) assertEquals(text, "");
     else {
@@ -729,7 +703,7 @@ Deno.test("portable engine answers 400 when a chunked body read by the handler i
     conn,
     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nXYZ\r\n",
   );
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   assertEquals(parseResponses(text).map((r) => r.status), [400]);
   assert(await errored.promise instanceof TypeError);
@@ -779,7 +753,7 @@ Deno.test("portable engine closes at once on closeIdle() between requests", asyn
   await readResponses(conn, 1);
   const { hooks, connection: ec } = server.accepted[0];
   ec.closeIdle();
-  assertEquals(await readAll(conn), "");
+  assertEquals((await readToEnd(conn)).text, "");
   conn.close();
   assertEquals(await hooks.reason, "shutdown");
   await ec.finished;
@@ -799,7 +773,7 @@ Deno.test("portable engine closes after the response in flight on closeIdle()", 
   const { hooks, connection: ec } = server.accepted[0];
   ec.closeIdle();
   release.resolve();
-  const res = parseResponses(await readAll(conn));
+  const res = parseResponses((await readToEnd(conn)).text);
   conn.close();
   assertEquals(res[0].body, "last");
   assertEquals(res[0].headers["connection"], "close");
@@ -813,7 +787,7 @@ Deno.test('portable engine answers 408 on close("headerTimeout")', async () => {
   const { hooks, connection: ec } = await server.next();
   await hooks.waitFor("headStart");
   ec.close("headerTimeout");
-  const res = parseResponses(await readAll(conn));
+  const res = parseResponses((await readToEnd(conn)).text);
   conn.close();
   assertEquals(res[0].status, 408);
   assertEquals(res[0].headers["connection"], "close");
@@ -870,7 +844,7 @@ Deno.test("portable engine aborts req.signal and stops a stream on close()", asy
   await entered.promise;
   const { hooks, connection: ec } = server.accepted[0];
   ec.close("requestTimeout");
-  await readAll(conn);
+  (await readToEnd(conn)).text;
   conn.close();
   await ec.finished;
   assert(signal!.aborted);
@@ -908,7 +882,7 @@ Deno.test("portable engine resolves info.completed when the response cannot be s
   const { p } = await completed.promise;
   server.accepted[0].connection.close("shutdown");
   await p;
-  await readAll(conn);
+  (await readToEnd(conn)).text;
   conn.close();
 });
 
@@ -1040,7 +1014,7 @@ Deno.test("portable engine aborts a signal first read after the connection close
   await ec.finished;
   gate.resolve();
   assert((await later.promise).aborted);
-  assertEquals(await readAll(conn), "");
+  assertEquals((await readToEnd(conn)).text, "");
   conn.close();
   assertEquals(hooks.events, [
     "headStart",
@@ -1097,7 +1071,7 @@ Deno.test("portable engine survives mutated requests without crashing or hanging
     const conn = await connect(server.port);
     await send(conn, bytes).catch(() => {});
     await conn.closeWrite().catch(() => {});
-    const text = await readAll(conn);
+    const text = (await readToEnd(conn)).text;
     conn.close();
     const { hooks } = server.accepted[round];
     const reason = await hooks.reason;
@@ -1170,7 +1144,7 @@ Deno.test('portable engine closes with "error" when a response stream fails', as
   });
   const conn = await connect(server.port);
   await send(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   assertStringIncludes(text, "4\r\npart\r\n");
   assert(!text.endsWith("0\r\n\r\n"));
@@ -1248,7 +1222,7 @@ Deno.test("portable engine bounds a trickled unread body by headerTimeout", asyn
   const started = performance.now();
   // EOF or a reset: the server closed the connection.
   let closedAfter = -1;
-  const gone = readAll(conn).catch(() => "").then(() => {
+  const gone = readToEnd(conn).catch(() => "").then(() => {
     closedAfter = performance.now() - started;
   });
   for (let i = 0; i < 20 && closedAfter < 0; i++) {
@@ -1277,7 +1251,7 @@ Deno.test("portable engine answers a 101 response with 501 and closes", async ()
       "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
   );
-  const text = await readAll(conn);
+  const text = (await readToEnd(conn)).text;
   conn.close();
   const res = parseResponses(text);
   assertEquals(res.length, 1);
@@ -1347,7 +1321,7 @@ Deno.test("portable engine sends plain string, bytes and JSON responses exactly"
     reason,
     "GET /reason HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
   );
-  assert((await readAll(reason)).startsWith("HTTP/1.1 200 Fine\r\n"));
+  assert((await readToEnd(reason)).text.startsWith("HTTP/1.1 200 Fine\r\n"));
   reason.close();
   assert(!head.includes("llo"), head);
   assert(!last.includes("used"), last);

@@ -3,6 +3,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { main } from "./main.ts";
 import { writeSelfSigned } from "./testdata/tls.ts";
 import { hasCommand, settlesWithin } from "./testdata/tools.ts";
+import { readResponse } from "./testdata/http_client.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).href;
 const PERMISSIONS = ["--allow-net", "--allow-read"];
@@ -146,23 +147,6 @@ async function getUntilClosed(
     const n = await conn.read(buffer).catch(() => null);
     if (n === null) return { text, silentMs: performance.now() - last };
     last = performance.now();
-    text += decoder.decode(buffer.subarray(0, n), { stream: true });
-  }
-}
-
-/** Reads one HTTP response with a Content-Length body from `conn`. */
-async function readResponse(conn: Deno.Conn): Promise<string> {
-  const buffer = new Uint8Array(4096);
-  const decoder = new TextDecoder();
-  let text = "";
-  while (true) {
-    const end = text.indexOf("\r\n\r\n");
-    if (end !== -1) {
-      const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? 0);
-      if (text.length >= end + 4 + length) return text;
-    }
-    const n = await conn.read(buffer);
-    if (n === null) return text;
     text += decoder.decode(buffer.subarray(0, n), { stream: true });
   }
 }

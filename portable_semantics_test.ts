@@ -13,6 +13,7 @@ import {
   type ServerEnvironment,
 } from "./server.ts";
 import type { ServeOptions } from "./_options.ts";
+import { readToEnd } from "./testdata/http_client.ts";
 import type { ServeHandler } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -78,27 +79,6 @@ async function send(conn: Deno.Conn, text: string): Promise<void> {
   const bytes = encoder.encode(text);
   let n = 0;
   while (n < bytes.length) n += await conn.write(bytes.subarray(n));
-}
-
-/** Reads until EOF (or a reset); resolves to the byte count and the text. */
-async function readToEnd(
-  conn: Deno.Conn,
-): Promise<{ bytes: number; text: string }> {
-  const buf = new Uint8Array(65536);
-  let bytes = 0;
-  let text = "";
-  for (;;) {
-    let n: number | null;
-    try {
-      n = await conn.read(buf);
-    } catch {
-      break;
-    }
-    if (n === null) break;
-    bytes += n;
-    if (text.length < 4096) text += decoder.decode(buf.subarray(0, n));
-  }
-  return { bytes, text };
 }
 
 /** Lets pending I/O and promise jobs run (one real macrotask turn). */
@@ -171,7 +151,7 @@ Deno.test("portable server sends a whole 256 KiB response to a half-closed clien
       });
       await send(conn, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
       await conn.closeWrite();
-      const { bytes, text } = await readToEnd(conn);
+      const { length: bytes, text } = await readToEnd(conn);
       conn.close();
       const headLength = text.indexOf("\r\n\r\n") + 4;
       assert(headLength > 4, text);
@@ -329,7 +309,7 @@ Deno.test("portable server keeps the Content-Length of a streamed file and of a 
       "GET /file HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" +
         "GET /hello HTTP/1.0\r\n\r\n",
     );
-    const { bytes, text } = await readToEnd(conn);
+    const { length: bytes, text } = await readToEnd(conn);
     conn.close();
     assert(/\r\ncontent-length: 200000\r\n/.test(text), text);
     assert(/\r\nconnection: keep-alive\r\n/.test(text), text);

@@ -6,7 +6,11 @@ import { serve, type ServeOptions, type Server } from "./server.ts";
 import type { ServeHandler } from "./types.ts";
 import { selfSigned } from "./testdata/tls.ts";
 import { StateLog } from "./testdata/state_log.ts";
-import { readResponse } from "./testdata/http_client.ts";
+import {
+  readResponse,
+  type ReadToEnd,
+  readToEnd,
+} from "./testdata/http_client.ts";
 import { commandPath, hasCommand, settlesWithin } from "./testdata/tools.ts";
 
 const ENGINES = ["portable", "native"] as const;
@@ -28,32 +32,12 @@ function start(
   }, handler);
 }
 
-/** Reads from `conn` until EOF; returns the bytes read and the time of EOF. */
-async function readToEnd(
+/** Reads from `conn` until EOF (or a reset), and notes the time of the end. */
+async function readToEndAt(
   conn: Deno.Conn,
-): Promise<{ text: string; at: number; reset: boolean }> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(4096);
-  let reset = false;
-  while (true) {
-    let n: number | null;
-    try {
-      n = await conn.read(buf);
-    } catch {
-      reset = true;
-      break;
-    }
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  const at = performance.now();
-  return {
-    text: decoder.decode(
-      chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
-    ),
-    at,
-    reset,
-  };
+): Promise<ReadToEnd & { at: number }> {
+  const read = await readToEnd(conn);
+  return { ...read, at: performance.now() };
 }
 
 function connect(server: Server): Promise<Deno.TcpConn> {
@@ -96,7 +80,7 @@ for (const engine of ENGINES) {
     const res = await readResponse(conn);
     assertMatch(res, /^HTTP\/1\.1 200/);
     const idleFrom = performance.now();
-    const { at } = await readToEnd(conn);
+    const { at } = await readToEndAt(conn);
     const waited = at - idleFrom;
     conn.close();
     assertEquals((await closed).reason, "idle");
@@ -116,7 +100,7 @@ for (const engine of ENGINES) {
     const opened = performance.now();
     const conn = await connect(server);
     const closed = log.closed(conn);
-    const { at } = await readToEnd(conn);
+    const { at } = await readToEndAt(conn);
     conn.close();
     const waited = at - opened;
     assertEquals((await closed).reason, "headerTimeout");
@@ -230,7 +214,7 @@ for (const engine of ENGINES) {
     const conn = await connect(server);
     await conn.write(GET);
     const begin = performance.now();
-    const { at } = await readToEnd(conn);
+    const { at } = await readToEndAt(conn);
     conn.close();
     assert(
       at - begin >= 140,
@@ -259,7 +243,7 @@ for (const engine of ENGINES) {
     await first.write(encoder.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
     await inHandler; // busy: a request in flight is never evicted
     const second = await connect(server);
-    const { text } = await readToEnd(second);
+    const { text } = await readToEndAt(second);
     second.close();
     assertMatch(text, /^HTTP\/1\.1 503/);
     // The first connection still gets its answer, and works on.
@@ -304,10 +288,10 @@ for (const engine of ENGINES) {
     await assertRejects(() => connect(server));
     // The grace is over, the request still in flight: it may finish now.
     await idleClosed;
-    await readToEnd(idle);
+    await readToEndAt(idle);
     idle.close();
     release();
-    const { text } = await readToEnd(conn);
+    const { text } = await readToEndAt(conn);
     conn.close();
     assertMatch(text, /^HTTP\/1\.1 200/);
     assertMatch(text, /connection: close/i);
@@ -326,7 +310,7 @@ for (const engine of ENGINES) {
     // The request comes a few grace checks into the drain.
     await new Promise((r) => setTimeout(r, 100));
     await conn.write(GET);
-    const { text } = await readToEnd(conn);
+    const { text } = await readToEndAt(conn);
     conn.close();
     assertMatch(text, /^HTTP\/1\.1 200/);
     assertMatch(text, /connection: close/i);
@@ -348,7 +332,7 @@ for (const engine of ENGINES) {
     await readResponse(conn);
     const begin = performance.now();
     await server.shutdown();
-    const { at } = await readToEnd(conn);
+    const { at } = await readToEndAt(conn);
     conn.close();
     assertEquals(log.reasons().length, 1);
     assert(at - begin >= 90, `closed before the grace: ${at - begin} ms`);
@@ -377,7 +361,7 @@ for (const engine of ENGINES) {
     const waited = performance.now() - begin;
     assert(waited >= 140, `took ${waited.toFixed(0)} ms`);
     assertEquals((await log.closed(conn)).reason, "shutdown");
-    await readToEnd(conn);
+    await readToEndAt(conn);
     conn.close();
     release();
   });
@@ -390,7 +374,7 @@ for (const engine of ENGINES) {
     await readResponse(conn);
     controller.abort();
     await server.finished;
-    await readToEnd(conn);
+    await readToEndAt(conn);
     conn.close();
     assertEquals(server.stats().closed.shutdown, 1);
   });
@@ -707,7 +691,7 @@ Deno.test("a SIGTERM drains: the in-flight request gets 200, then the process ex
   // the signal or after it, within the 100 ms grace, it is answered.
   await conn.write(encoder.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
   child.kill("SIGTERM");
-  const { text } = await readToEnd(conn);
+  const { text } = await readToEndAt(conn);
   conn.close();
   assertMatch(text, /^HTTP\/1\.1 200/);
   assertMatch(text, /connection: close/i);
@@ -721,7 +705,7 @@ Deno.test("a second SIGTERM closes everything at once", async () => {
   const conn = await connectServed(port);
   await conn.write(encoder.encode("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n"));
   let ended = false;
-  const read = readToEnd(conn).finally(() => ended = true);
+  const read = readToEndAt(conn).finally(() => ended = true);
   child.kill("SIGTERM");
   // The first signal has been handled once the listener is closed; the
   // request hangs on.

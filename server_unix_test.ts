@@ -21,7 +21,7 @@ import { createDashboard } from "./dashboard.ts";
 import { formatAccessLog, formatListening, formatTimeoutLog } from "./_cli.ts";
 import { hasCommand } from "./testdata/tools.ts";
 import { StateLog } from "./testdata/state_log.ts";
-import { readResponse } from "./testdata/http_client.ts";
+import { readResponse, readToEnd } from "./testdata/http_client.ts";
 
 const ENGINES = ["portable", "native"] as const;
 const encoder = new TextEncoder();
@@ -63,29 +63,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads from `conn` until EOF (or a reset). */
-async function readToEnd(conn: Deno.Conn): Promise<string> {
-  let text = "";
-  const buf = new Uint8Array(4096);
-  while (true) {
-    let n: number | null;
-    try {
-      n = await conn.read(buf);
-    } catch {
-      break;
-    }
-    if (n === null) break;
-    text += decoder.decode(buf.subarray(0, n), { stream: true });
-  }
-  return text;
-}
-
 /** Sends `request` on a new connection and reads the answer to EOF. */
 async function exchange(path: string, request: string): Promise<string> {
   const conn = await connect(path);
   try {
     await conn.write(encoder.encode(request));
-    return await readToEnd(conn);
+    return (await readToEnd(conn)).text;
   } finally {
     conn.close();
   }
@@ -291,7 +274,7 @@ for (const engine of ENGINES) {
       path,
     });
     // The server ends the connection: EOF, nothing more.
-    assertEquals(await readToEnd(conn), "");
+    assertEquals((await readToEnd(conn)).text, "");
     conn.close();
     const event = await closed;
     assertEquals(event.reason, "idle");
@@ -313,7 +296,7 @@ for (const engine of ENGINES) {
     });
     const conn = await connect(path);
     const closed = log.closed(await log.opened(0));
-    await readToEnd(conn);
+    (await readToEnd(conn)).text;
     conn.close();
     assertEquals((await closed).reason, "headerTimeout");
     assertEquals(server.stats().closed.headerTimeout, 1);
@@ -355,10 +338,10 @@ for (const engine of ENGINES) {
     await inHandler;
     const stopped = server.shutdown();
     assertEquals((await idleClosed).reason, "shutdown");
-    await readToEnd(idle);
+    (await readToEnd(idle)).text;
     idle.close();
     release();
-    const text = await readToEnd(conn);
+    const text = (await readToEnd(conn)).text;
     conn.close();
     assertMatch(text, /^HTTP\/1\.1 200/);
     assertMatch(text, /\r\nconnection: close\r\n/i);
