@@ -4,7 +4,11 @@
 // reading, and the Content-Length of streamed bodies. The timeout tests run
 // the server on a fake clock, so no test waits on real time.
 import { assert, assertEquals } from "@std/assert";
-import FakeTimers from "npm:@sinonjs/fake-timers@15";
+import {
+  createFakeClock,
+  type FakeClock,
+  fakeTimers,
+} from "./testdata/fake_clock.ts";
 import {
   type ConnectionStateEvent,
   createServer,
@@ -34,28 +38,9 @@ function start(options: ServeOptions, handler: ServeHandler): Server {
 function startOnFakeClock(
   options: ServeOptions,
   handler: ServeHandler,
-): { server: Server; clock: ReturnType<typeof FakeTimers.createClock> } {
-  const clock = FakeTimers.createClock(0);
-  type Timer = { interval: boolean; id: unknown };
-  const env: Partial<ServerEnvironment> = {
-    now: () => clock.now,
-    every: (fn, ms): Timer => ({
-      interval: true,
-      id: clock.setInterval(fn, ms),
-    }),
-    after: (fn, ms): Timer => ({
-      interval: false,
-      id: clock.setTimeout(fn, ms),
-    }),
-    cancel(timer) {
-      const t = timer as Timer | undefined;
-      if (t === undefined) return;
-      // deno-lint-ignore no-explicit-any
-      if (t.interval) clock.clearInterval(t.id as any);
-      // deno-lint-ignore no-explicit-any
-      else clock.clearTimeout(t.id as any);
-    },
-  };
+): { server: Server; clock: FakeClock } {
+  const clock = createFakeClock();
+  const env: Partial<ServerEnvironment> = fakeTimers(clock);
   const server = createServer(
     {
       port: 0,

@@ -4,7 +4,11 @@
 // clock, with a fake listener and a fake engine: no sockets, no waiting on
 // real time.
 import { assert, assertEquals } from "@std/assert";
-import FakeTimers from "npm:@sinonjs/fake-timers@15";
+import {
+  createFakeClock,
+  type FakeClock,
+  fakeTimers,
+} from "./testdata/fake_clock.ts";
 import { createServer, type Server, type ServerEnvironment } from "./server.ts";
 import type {
   ConnectionHooks,
@@ -78,7 +82,7 @@ function settle(): Promise<void> {
 }
 
 interface Rig {
-  clock: ReturnType<typeof FakeTimers.createClock>;
+  clock: FakeClock;
   server: Server;
   listener: FakeListener;
   /** Connects a client; resolves its fake engine connection. */
@@ -95,7 +99,7 @@ async function rig(
   options: ServeOptions = {},
   autoFinish = true,
 ): Promise<Rig> {
-  const clock = FakeTimers.createClock(0);
+  const clock = createFakeClock();
   const listener = new FakeListener();
   const served: FakeConnection[] = [];
   let onServe: (() => void) | undefined;
@@ -112,25 +116,8 @@ async function rig(
   let signalListener: ((signal: Deno.Signal) => void) | undefined;
   let reads = 0;
   const exits: number[] = [];
-  type Timer = { interval: boolean; id: unknown };
   const env: Partial<ServerEnvironment> = {
-    now: () => (reads++, clock.now),
-    every: (fn, ms): Timer => ({
-      interval: true,
-      id: clock.setInterval(fn, ms),
-    }),
-    after: (fn, ms): Timer => ({
-      interval: false,
-      id: clock.setTimeout(fn, ms),
-    }),
-    cancel(timer) {
-      const t = timer as Timer | undefined;
-      if (t === undefined) return;
-      // deno-lint-ignore no-explicit-any
-      if (t.interval) clock.clearInterval(t.id as any);
-      // deno-lint-ignore no-explicit-any
-      else clock.clearTimeout(t.id as any);
-    },
+    ...fakeTimers(clock, () => reads++),
     listen: () => listener as unknown as Deno.Listener,
     selectEngine: () => Promise.resolve({ engine, why: "a test" }),
     onSignals(fn) {
