@@ -18,6 +18,7 @@ import { type Engine, NOT_A_RESPONSE } from "./_engine.ts";
 import { createNativeEngine } from "./_native.ts";
 import { createPortableEngine } from "./_portable.ts";
 import type { ServeHandler } from "./types.ts";
+import { BufferedConn } from "./testdata/buffered_conn.ts";
 import {
   type Harness,
   type HarnessOptions,
@@ -69,68 +70,31 @@ function indexOfCrlf(buf: Uint8Array, from: number, double: boolean): number {
 }
 
 /** A raw HTTP/1.1 client on one TCP connection. */
-class Client {
-  readonly conn: Deno.Conn;
-  #buf = new Uint8Array(0);
-  #eof = false;
-
-  constructor(conn: Deno.Conn) {
-    this.conn = conn;
-  }
-
+class Client extends BufferedConn {
   async send(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    let n = 0;
-    while (n < bytes.length) n += await this.conn.write(bytes.subarray(n));
-  }
-
-  /** Reads more bytes; `false` at end of stream (or on a reset). */
-  async #more(): Promise<boolean> {
-    if (this.#eof) return false;
-    const chunk = new Uint8Array(65536);
-    let n: number | null;
-    try {
-      n = await this.conn.read(chunk);
-    } catch {
-      n = null;
-    }
-    if (n === null) {
-      this.#eof = true;
-      return false;
-    }
-    const grown = new Uint8Array(this.#buf.length + n);
-    grown.set(this.#buf);
-    grown.set(chunk.subarray(0, n), this.#buf.length);
-    this.#buf = grown;
-    return true;
+    await this.write(typeof data === "string" ? encoder.encode(data) : data);
   }
 
   /** Waits until the unread bytes contain `text` (consumes nothing). */
   async readUntil(text: string): Promise<void> {
-    while (!latin1.decode(this.#buf).includes(text)) {
-      if (!await this.#more()) throw new Error(`EOF before ${text}`);
+    while (!latin1.decode(this.buf).includes(text)) {
+      if (!await this.more()) throw new Error(`EOF before ${text}`);
     }
   }
 
   async #need(n: number): Promise<void> {
-    while (this.#buf.length < n) {
-      if (!await this.#more()) throw new Error("EOF inside a response");
+    while (this.buf.length < n) {
+      if (!await this.more()) throw new Error("EOF inside a response");
     }
-  }
-
-  #take(n: number): Uint8Array {
-    const taken = this.#buf.slice(0, n);
-    this.#buf = this.#buf.slice(n);
-    return taken;
   }
 
   /** Reads one response; `head`: the answer to a HEAD request. */
   async response(head = false): Promise<Parsed> {
     let end: number;
-    while ((end = indexOfCrlf(this.#buf, 0, true)) === -1) {
-      if (!await this.#more()) throw new Error("EOF before a response head");
+    while ((end = indexOfCrlf(this.buf, 0, true)) === -1) {
+      if (!await this.more()) throw new Error("EOF before a response head");
     }
-    const lines = latin1.decode(this.#take(end + 4)).slice(0, -4).split(
+    const lines = latin1.decode(this.take(end + 4)).slice(0, -4).split(
       "\r\n",
     );
     const status = Number(lines[0].split(" ")[1]);
@@ -145,27 +109,27 @@ class Client {
     } else if (headers["transfer-encoding"] === "chunked") {
       for (;;) {
         let lf: number;
-        while ((lf = indexOfCrlf(this.#buf, 0, false)) === -1) {
-          if (!await this.#more()) throw new Error("EOF inside a chunk");
+        while ((lf = indexOfCrlf(this.buf, 0, false)) === -1) {
+          if (!await this.more()) throw new Error("EOF inside a chunk");
         }
-        const size = parseInt(latin1.decode(this.#buf.subarray(0, lf)), 16);
-        this.#take(lf + 2);
+        const size = parseInt(latin1.decode(this.buf.subarray(0, lf)), 16);
+        this.take(lf + 2);
         if (size === 0) {
           await this.#need(2);
-          this.#take(2); // No trailers.
+          this.take(2); // No trailers.
           break;
         }
         await this.#need(size + 2);
-        parts.push(this.#take(size));
-        this.#take(2);
+        parts.push(this.take(size));
+        this.take(2);
       }
     } else if (headers["content-length"] !== undefined) {
       const n = Number(headers["content-length"]);
       await this.#need(n);
-      parts.push(this.#take(n));
+      parts.push(this.take(n));
     } else {
-      while (await this.#more());
-      parts.push(this.#take(this.#buf.length));
+      while (await this.more());
+      parts.push(this.take(this.buf.length));
     }
     const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let offset = 0;
@@ -184,16 +148,8 @@ class Client {
 
   /** Reads to the end of the stream; resolves to what came (`""`: nothing). */
   async rest(): Promise<string> {
-    while (await this.#more());
-    return latin1.decode(this.#take(this.#buf.length));
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Closed already.
-    }
+    while (await this.more());
+    return latin1.decode(this.take(this.buf.length));
   }
 }
 

@@ -3,6 +3,8 @@
 // no real client sends: unmasked or malformed frames, a client that never
 // answers a ping, one that never reads.
 
+import { BufferedConn } from "./buffered_conn.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -33,15 +35,8 @@ export function handshake(extra = "", key = SAMPLE_KEY): string {
 }
 
 /** One raw client connection. */
-export class RawClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
-  #buf = new Uint8Array(0);
-  #eof = false;
-
-  constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
+export class RawClient extends BufferedConn<Deno.TcpConn>
+  implements AsyncDisposable {
   /**
    * Connects and sends `head` (by default a valid handshake).
    *
@@ -57,56 +52,29 @@ export class RawClient implements AsyncDisposable {
     return { client, head: await client.readHead() };
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.conn.write(bytes.subarray(offset));
-    }
-  }
-
-  async #more(): Promise<boolean> {
-    if (this.#eof) return false;
-    const chunk = new Uint8Array(65536);
-    let n: number | null;
-    try {
-      n = await this.conn.read(chunk);
-    } catch {
-      n = null;
-    }
-    if (n === null) {
-      this.#eof = true;
-      return false;
-    }
-    const joined = new Uint8Array(this.#buf.length + n);
-    joined.set(this.#buf);
-    joined.set(chunk.subarray(0, n), this.#buf.length);
-    this.#buf = joined;
-    return true;
-  }
-
   /** Reads a response head; `""` at EOF. */
   async readHead(): Promise<string> {
     for (;;) {
-      const text = decoder.decode(this.#buf);
+      const text = decoder.decode(this.buf);
       const end = text.indexOf("\r\n\r\n");
       if (end !== -1) {
-        this.#buf = this.#buf.subarray(end + 4);
+        this.buf = this.buf.subarray(end + 4);
         return text.slice(0, end + 4);
       }
-      if (!await this.#more()) return "";
+      if (!await this.more()) return "";
     }
   }
 
   /** Reads the rest until EOF, as text. */
   async readToEnd(): Promise<string> {
-    while (await this.#more());
-    return decoder.decode(this.#buf);
+    while (await this.more());
+    return decoder.decode(this.buf);
   }
 
   /** Reads one frame from the server; `null` at EOF. */
   async readFrame(): Promise<Frame | null> {
     for (;;) {
-      const b = this.#buf;
+      const b = this.buf;
       if (b.length >= 2) {
         let length = b[1] & 0x7f;
         let size = 2;
@@ -119,7 +87,7 @@ export class RawClient implements AsyncDisposable {
           size = 10;
         } else if (length >= 126) size = -1;
         if (size > 0 && b.length >= size + length) {
-          this.#buf = b.subarray(size + length);
+          this.buf = b.subarray(size + length);
           return {
             fin: (b[0] & 0x80) !== 0,
             opcode: b[0] & 0x0f,
@@ -127,7 +95,7 @@ export class RawClient implements AsyncDisposable {
           };
         }
       }
-      if (!await this.#more()) return null;
+      if (!await this.more()) return null;
     }
   }
 
@@ -151,8 +119,8 @@ export class RawClient implements AsyncDisposable {
 
   /** Whether the server closed the connection (EOF after what is buffered). */
   async eof(): Promise<boolean> {
-    while (await this.#more());
-    return this.#eof;
+    while (await this.more());
+    return this.ended;
   }
 
   /** Sends a frame, masked unless told otherwise. */
@@ -173,14 +141,6 @@ export class RawClient implements AsyncDisposable {
     payload[1] = code & 0xff;
     payload.set(text, 2);
     return this.send(8, payload);
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Closed already.
-    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
