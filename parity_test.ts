@@ -13,6 +13,7 @@ import {
   rawRequest,
   type Seen,
 } from "./bench/compression_probe.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const ENGINES = ["native", "portable"] as const;
 
@@ -64,14 +65,10 @@ function servePair(
     onListen() {},
     automaticCompression,
   }, handler);
-  const reaper = serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    engine,
-    signals: false,
-    onListen() {},
-    automaticCompression,
-  }, handler);
+  const reaper = serve(
+    { ...LOOPBACK, engine, automaticCompression },
+    handler,
+  );
   return { raw, reaper };
 }
 

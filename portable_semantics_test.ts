@@ -19,19 +19,13 @@ import {
 import type { ServeOptions } from "./_options.ts";
 import { readToEnd } from "./testdata/http_client.ts";
 import type { ServeHandler } from "./types.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function start(options: ServeOptions, handler: ServeHandler): Server {
-  return serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    engine: "portable",
-    signals: false,
-    onListen() {},
-    ...options,
-  }, handler);
+  return serve({ ...LOOPBACK, engine: "portable", ...options }, handler);
 }
 
 /** A portable server whose timers run on a fake clock. */
@@ -42,14 +36,7 @@ function startOnFakeClock(
   const clock = createFakeClock();
   const env: Partial<ServerEnvironment> = fakeTimers(clock);
   const server = createServer(
-    {
-      port: 0,
-      hostname: "127.0.0.1",
-      engine: "portable",
-      signals: false,
-      onListen() {},
-      ...options,
-    },
+    { ...LOOPBACK, engine: "portable", ...options },
     handler,
     env,
   );

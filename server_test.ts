@@ -12,6 +12,7 @@ import {
   readToEnd,
 } from "./testdata/http_client.ts";
 import { commandPath, hasCommand, settlesWithin } from "./testdata/tools.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const ENGINES = ["portable", "native"] as const;
 const encoder = new TextEncoder();
@@ -22,14 +23,7 @@ function start(
   options: ServeOptions,
   handler: ServeHandler = () => new Response("ok"),
 ): Server {
-  return serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    engine,
-    signals: false,
-    onListen() {},
-    ...options,
-  }, handler);
+  return serve({ ...LOOPBACK, engine, ...options }, handler);
 }
 
 /** Reads from `conn` until EOF (or a reset), and notes the time of the end. */

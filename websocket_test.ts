@@ -19,6 +19,7 @@ import {
   RawClient,
   SAMPLE_ACCEPT,
 } from "./testdata/ws_raw.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const ENGINES = ["portable", "native"] as const;
 type EngineName = typeof ENGINES[number];
@@ -74,14 +75,7 @@ function start(
   handler: ServeHandler,
   options: Record<string, unknown> = {},
 ): Server {
-  return serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    engine,
-    signals: false,
-    onListen() {},
-    ...options,
-  }, handler);
+  return serve({ ...LOOPBACK, engine, ...options }, handler);
 }
 
 /** A Deno `WebSocket` client, open. */
