@@ -44,44 +44,48 @@ function setup(options: LifetimeOptions = {}) {
     );
     return { hooks, fake };
   };
-  return { clock, table, events, open, empties: () => empty };
+  /** Moves the clock to `t` and runs a tick there; how many it closed. */
+  const tickAt = (t: number): number => {
+    clock.t = t;
+    return table.tick(t);
+  };
+  return { clock, table, events, open, tickAt, empties: () => empty };
 }
 
 Deno.test("ConnectionTable closes an idle keep-alive connection at its deadline, not before", () => {
-  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { table, open, tickAt } = setup({ idleTimeout: 100, headerTimeout: 0 });
   const { hooks, fake } = open();
   hooks.headStart();
   hooks.requestStart();
   hooks.responseStart();
   hooks.requestEnd(); // idle from t=1000
-  clock.t = 1_099;
-  assertEquals(table.tick(clock.t), 0);
+  assertEquals(tickAt(1_099), 0);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 1_100;
-  assertEquals(table.tick(clock.t), 1);
+  assertEquals(tickAt(1_100), 1);
   assertEquals(fake.closedWith, "idle");
   assertEquals(table.size, 0);
   assertEquals(table.stats("portable").closed.idle, 1);
 });
 
 Deno.test("ConnectionTable pushes the idle deadline back on touch without closing early", () => {
-  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { clock, table, open, tickAt } = setup({
+    idleTimeout: 100,
+    headerTimeout: 0,
+  });
   const { hooks, fake } = open();
   clock.t = 1_060;
   hooks.touch();
   clock.t = 1_100; // the node's scheduled deadline: re-queued, not closed
   assertEquals(table.tick(clock.t), 0);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 1_159;
-  table.tick(clock.t);
+  tickAt(1_159);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 1_160;
-  table.tick(clock.t);
+  tickAt(1_160);
   assertEquals(fake.closedWith, "idle");
 });
 
 Deno.test("ConnectionTable closes a silent connection and a header trickle by headerTimeout", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 300,
   });
@@ -95,14 +99,16 @@ Deno.test("ConnectionTable closes a silent connection and a header trickle by he
   }
   assertEquals(silent.fake.closedWith, "idle"); // idle (100) came first
   assertEquals(trickle.fake.closedWith, undefined);
-  clock.t = 1_300;
-  table.tick(clock.t);
+  tickAt(1_300);
   assertEquals(trickle.fake.closedWith, "headerTimeout");
   assertEquals(table.stats("portable").closed.headerTimeout, 1);
 });
 
 Deno.test("ConnectionTable runs headerTimeout from the first byte of a later request", () => {
-  const { clock, table, open } = setup({ idleTimeout: 0, headerTimeout: 200 });
+  const { clock, table, open, tickAt } = setup({
+    idleTimeout: 0,
+    headerTimeout: 200,
+  });
   const { hooks, fake } = open();
   hooks.headStart();
   hooks.requestStart();
@@ -112,16 +118,14 @@ Deno.test("ConnectionTable runs headerTimeout from the first byte of a later req
   table.tick(clock.t);
   assertEquals(fake.closedWith, undefined);
   hooks.headStart();
-  clock.t = 5_199;
-  table.tick(clock.t);
+  tickAt(5_199);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 5_200;
-  table.tick(clock.t);
+  tickAt(5_200);
   assertEquals(fake.closedWith, "headerTimeout");
 });
 
 Deno.test("ConnectionTable never counts a computing handler as idle, but a stalled body read is", () => {
-  const { clock, table, open } = setup({ idleTimeout: 100, headerTimeout: 0 });
+  const { open, tickAt } = setup({ idleTimeout: 100, headerTimeout: 0 });
   const computing = open();
   const reading = open();
   for (const { hooks } of [computing, reading]) {
@@ -129,25 +133,21 @@ Deno.test("ConnectionTable never counts a computing handler as idle, but a stall
     hooks.requestStart();
   }
   reading.hooks.peerWait(true);
-  clock.t = 1_100;
-  table.tick(clock.t);
+  tickAt(1_100);
   assertEquals(reading.fake.closedWith, "idle");
-  clock.t = 10_000;
-  table.tick(clock.t);
+  tickAt(10_000);
   assertEquals(computing.fake.closedWith, undefined);
   // Once a write waits on the client, the stall timeout runs from then.
   computing.hooks.responseStart();
   computing.hooks.peerWait(true);
-  clock.t = 10_099;
-  table.tick(clock.t);
+  tickAt(10_099);
   assertEquals(computing.fake.closedWith, undefined);
-  clock.t = 10_250;
-  table.tick(clock.t);
+  tickAt(10_250);
   assertEquals(computing.fake.closedWith, "idle");
 });
 
 Deno.test("ConnectionTable never counts a response stream slow to produce as idle", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 0,
     requestTimeout: 0,
@@ -172,14 +172,13 @@ Deno.test("ConnectionTable never counts a response stream slow to produce as idl
   clock.t = 70_050;
   hooks.peerWait(false);
   hooks.requestEnd();
-  clock.t = 70_149;
-  table.tick(clock.t);
+  tickAt(70_149);
   assertEquals(fake.closedWith, undefined);
   assertEquals(table.connections(clock.t)[0].state, "idle");
 });
 
 Deno.test("ConnectionTable closes a connection whose client does not drain a write", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 0,
     requestTimeout: 0,
@@ -196,11 +195,9 @@ Deno.test("ConnectionTable closes a connection whose client does not drain a wri
     "idle",
     100,
   ]);
-  clock.t = 5_099;
-  table.tick(clock.t);
+  tickAt(5_099);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 5_100;
-  table.tick(clock.t);
+  tickAt(5_100);
   assertEquals(fake.closedWith, "idle");
 });
 
@@ -219,7 +216,7 @@ Deno.test("ConnectionTable keeps a slow but steady response stream open", () => 
 });
 
 Deno.test("ConnectionTable enforces requestTimeout on a hanging handler", () => {
-  const { clock, table, open } = setup({
+  const { clock, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 0,
     requestTimeout: 500,
@@ -228,16 +225,14 @@ Deno.test("ConnectionTable enforces requestTimeout on a hanging handler", () => 
   hooks.headStart();
   clock.t = 1_010;
   hooks.requestStart();
-  clock.t = 1_509;
-  table.tick(clock.t);
+  tickAt(1_509);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 1_510;
-  table.tick(clock.t);
+  tickAt(1_510);
   assertEquals(fake.closedWith, "requestTimeout");
 });
 
 Deno.test("ConnectionTable lets info.setTimeout(0) exempt one request, then restores the idle timeout", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 0,
     requestTimeout: 200,
@@ -251,16 +246,14 @@ Deno.test("ConnectionTable lets info.setTimeout(0) exempt one request, then rest
   table.tick(clock.t);
   assertEquals(fake.closedWith, undefined);
   hooks.requestEnd();
-  clock.t = 60_099;
-  table.tick(clock.t);
+  tickAt(60_099);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 60_100;
-  table.tick(clock.t);
+  tickAt(60_100);
   assertEquals(fake.closedWith, "idle");
 });
 
 Deno.test("ConnectionTable applies a shorter per-request timeout early", () => {
-  const { clock, table, open } = setup({
+  const { open, tickAt } = setup({
     idleTimeout: 10_000,
     headerTimeout: 0,
   });
@@ -268,8 +261,7 @@ Deno.test("ConnectionTable applies a shorter per-request timeout early", () => {
   hooks.headStart();
   hooks.requestStart();
   hooks.setRequestTimeout(50);
-  clock.t = 1_050;
-  table.tick(clock.t);
+  tickAt(1_050);
   assertEquals(fake.closedWith, "requestTimeout");
 });
 
@@ -299,7 +291,7 @@ Deno.test("ConnectionTable advertises Keep-Alive a second below the idle timeout
 });
 
 Deno.test("ConnectionTable drain closes idle connections only after the grace, never busy ones", () => {
-  const { clock, table, open, empties } = setup({
+  const { clock, table, open, empties, tickAt } = setup({
     idleTimeout: 0,
     headerTimeout: 0,
     shutdownGrace: 100,
@@ -315,11 +307,9 @@ Deno.test("ConnectionTable drain closes idle connections only after the grace, n
   clock.t = 2_000;
   table.drain(clock.t);
   assertEquals(busy.hooks.mustClose, true);
-  clock.t = 2_099;
-  table.tick(clock.t);
+  tickAt(2_099);
   assertEquals(idle.fake.idleCloses, 0);
-  clock.t = 2_100;
-  table.tick(clock.t);
+  tickAt(2_100);
   assertEquals(idle.fake.idleCloses, 1);
   assertEquals(busy.fake.closedWith, undefined);
   assertEquals(partial.fake.closedWith, undefined);
@@ -327,11 +317,9 @@ Deno.test("ConnectionTable drain closes idle connections only after the grace, n
   // once answered it stays open only for another grace.
   busy.hooks.responseStart();
   busy.hooks.requestEnd();
-  clock.t = 2_150;
-  table.tick(clock.t);
+  tickAt(2_150);
   assertEquals(busy.fake.idleCloses, 0);
-  clock.t = 2_200;
-  table.tick(clock.t);
+  tickAt(2_200);
   assertEquals(busy.fake.idleCloses, 1);
   assertEquals(empties(), 0);
   table.closeAll("shutdown");
@@ -340,7 +328,7 @@ Deno.test("ConnectionTable drain closes idle connections only after the grace, n
 });
 
 Deno.test("ConnectionTable reports every state transition and the close reason", () => {
-  const { clock, table, events, open } = setup({
+  const { events, open, tickAt } = setup({
     idleTimeout: 100,
     headerTimeout: 0,
   });
@@ -349,8 +337,7 @@ Deno.test("ConnectionTable reports every state transition and the close reason",
   hooks.requestStart();
   hooks.responseStart();
   hooks.requestEnd();
-  clock.t = 1_200;
-  table.tick(clock.t);
+  tickAt(1_200);
   assertEquals(events.map((e) => e.state), [
     "new",
     "reading",
@@ -394,7 +381,7 @@ Deno.test("ConnectionTable lists connections soonest timer first with the time l
 });
 
 Deno.test("ConnectionTable ignores info.setTimeout() once the response was sent", () => {
-  const { clock, table, open } = setup({
+  const { open, tickAt } = setup({
     idleTimeout: 5_000,
     headerTimeout: 0,
     requestTimeout: 1_000,
@@ -405,17 +392,14 @@ Deno.test("ConnectionTable ignores info.setTimeout() once the response was sent"
   hooks.responseStart();
   hooks.requestEnd();
   hooks.setRequestTimeout(100); // too late: the connection is idle
-  clock.t = 1_200;
-  table.tick(clock.t);
+  tickAt(1_200);
   assertEquals(fake.closedWith, undefined);
   // The next request starts with the configured timeouts and no leftover.
   hooks.headStart();
   hooks.requestStart();
-  clock.t = 2_199;
-  table.tick(clock.t);
+  tickAt(2_199);
   assertEquals(fake.closedWith, undefined);
-  clock.t = 2_200;
-  table.tick(clock.t);
+  tickAt(2_200);
   assertEquals(fake.closedWith, "requestTimeout");
 });
 
@@ -480,7 +464,7 @@ Deno.test("ConnectionTable reads the clock at peerWait(): a long synchronous han
 
 Deno.test("ConnectionTable never counts a connection with an open stream as idle", () => {
   // An HTTP/2 connection on an engine that sees requests, not bytes.
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 1_500,
     headerTimeout: 0,
   });
@@ -502,15 +486,13 @@ Deno.test("ConnectionTable never counts a connection with an open stream as idle
   b.requestEnd();
   assertEquals(table.connections(clock.t)[0].state, "idle");
   assertEquals(table.stats("native").streams, 0);
-  clock.t = 6_499;
-  assertEquals(table.tick(clock.t), 0);
-  clock.t = 6_500;
-  assertEquals(table.tick(clock.t), 1);
+  assertEquals(tickAt(6_499), 0);
+  assertEquals(tickAt(6_500), 1);
   assertEquals(fake.closedWith, "idle");
 });
 
 Deno.test("ConnectionTable runs requestTimeout per stream, from each stream's start", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 0,
     headerTimeout: 0,
     requestTimeout: 1_000,
@@ -526,16 +508,14 @@ Deno.test("ConnectionTable runs requestTimeout per stream, from each stream's st
   assertEquals(info.timer, "requestTimeout");
   assertEquals(info.remainingMs, 700);
   assertEquals(info.timeoutMs, 1_000);
-  clock.t = 2_599;
-  assertEquals(table.tick(clock.t), 0);
-  clock.t = 2_600;
-  assertEquals(table.tick(clock.t), 1);
+  assertEquals(tickAt(2_599), 0);
+  assertEquals(tickAt(2_600), 1);
   assertEquals(fake.closedWith, "requestTimeout");
   assertEquals(table.stats("native").streams, 0);
 });
 
 Deno.test("ConnectionTable applies info.setTimeout() to its own stream only", () => {
-  const { clock, table, open } = setup({
+  const { clock, table, open, tickAt } = setup({
     idleTimeout: 0,
     headerTimeout: 0,
     requestTimeout: 1_000,
@@ -545,17 +525,14 @@ Deno.test("ConnectionTable applies info.setTimeout() to its own stream only", ()
   const sse = hooks.requestStart();
   sse.setRequestTimeout(0); // an event stream: no request timeout
   first.setRequestTimeout(300);
-  clock.t = 1_299;
-  assertEquals(table.tick(clock.t), 0);
+  assertEquals(tickAt(1_299), 0);
   first.responseStart();
   first.requestEnd(); // its override goes with it
-  clock.t = 60_000;
-  assertEquals(table.tick(clock.t), 0);
+  assertEquals(tickAt(60_000), 0);
   assertEquals(fake.closedWith, undefined);
   assertEquals(table.connections(clock.t)[0].timer, null);
   const third = hooks.requestStart(); // the first slot again, due 61000
   third.setRequestTimeout(100); // due 60100
-  clock.t = 60_100;
-  assertEquals(table.tick(clock.t), 1);
+  assertEquals(tickAt(60_100), 1);
   assertEquals(fake.closedWith, "requestTimeout");
 });
