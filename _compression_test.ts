@@ -14,6 +14,7 @@ import {
   header,
   rawRequest,
   type Seen,
+  streamOf,
 } from "./bench/compression_probe.ts";
 
 const HTML = { "content-type": "text/html; charset=utf-8" };
@@ -395,17 +396,6 @@ async function withServers(
   } finally {
     await Promise.all([raw.shutdown(), reaper.shutdown()]);
   }
-}
-
-function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (i < parts.length) controller.enqueue(encoder.encode(parts[i++]));
-      else controller.close();
-    },
-  });
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

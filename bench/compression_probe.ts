@@ -39,7 +39,8 @@ interface Case {
   readonly make: (origin: string) => Response | Promise<Response>;
 }
 
-function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
+/** A body stream that yields `parts`, one pull each. */
+export function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let i = 0;
   return new ReadableStream({
