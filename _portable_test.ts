@@ -12,6 +12,7 @@ import { readToEnd } from "./testdata/http_client.ts";
 import type { ServeHandler } from "./types.ts";
 import { createPortableEngine } from "./_portable.ts";
 import { serve } from "./server.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -1200,11 +1201,8 @@ Deno.test("portable engine bounds a trickled unread body by headerTimeout", asyn
   // when the connection is idle. 1 byte every 100 ms refreshes a 150 ms idle
   // timer forever: the 200 ms header timer must close the connection.
   await using server = serve({
-    port: 0,
-    hostname: "127.0.0.1",
+    ...LOOPBACK,
     engine: "portable",
-    signals: false,
-    onListen() {},
     headerTimeout: 200,
     idleTimeout: 150,
     tickInterval: 20,

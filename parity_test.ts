@@ -195,11 +195,8 @@ Deno.test({
     );
     let peak = 0;
     const reaper = serve({
-      port: 0,
-      hostname: "127.0.0.1",
+      ...LOOPBACK,
       engine: "native",
-      signals: false,
-      onListen() {},
       idleTimeout: 300,
       tickInterval: 25,
     }, (req) => {
@@ -278,11 +275,8 @@ Deno.test({
   async fn() {
     const entered = Promise.withResolvers<void>();
     const reaper = serve({
-      port: 0,
-      hostname: "127.0.0.1",
+      ...LOOPBACK,
       engine: "native",
-      signals: false,
-      onListen() {},
     }, async (req) => {
       entered.resolve();
       return await sleepy(req);

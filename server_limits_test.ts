@@ -4,6 +4,7 @@
 import { assertEquals } from "@std/assert";
 import { serve } from "./mod.ts";
 import type { CloseReason } from "./types.ts";
+import { LOOPBACK } from "./testdata/serve.ts";
 
 const encoder = new TextEncoder();
 const GET = encoder.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -26,11 +27,8 @@ for (const engine of ["native", "portable"] as const) {
     const closes: { port: number; reason: CloseReason | undefined }[] = [];
     const closed = new Map<number, PromiseWithResolvers<void>>();
     const server = serve({
-      port: 0,
-      hostname: "127.0.0.1",
+      ...LOOPBACK,
       engine,
-      signals: false,
-      onListen() {},
       maxConnections: 3,
       onConnectionState(e) {
         if (e.state !== "closed" || !("port" in e.remoteAddr)) return;
