@@ -433,16 +433,29 @@ function lost(s: Session): void {
   end(s, false, 1006, "");
 }
 
-/** Fails the WebSocket connection (RFC 6455 §7.1.7) with `code`. */
-function fail(s: Session, code: number, message: string): void {
-  if (s.ended) return;
+/**
+ * Sends this side's close frame (`frame()`) unless it was sent already,
+ * then runs `then` (which ends the connection) once it is written: the last
+ * step of every close that does not wait for the peer's answer.
+ */
+function closeAfterWrites(
+  s: Session,
+  frame: () => Uint8Array,
+  then: () => void,
+): void {
   if (!s.closeSent) {
     s.closeSent = true;
-    write(s, encodeClose(code, message));
+    write(s, frame());
   }
   s.state = CLOSING_STATE;
   clearTimeout(s.timer);
-  afterWrites(s, () => {
+  afterWrites(s, then);
+}
+
+/** Fails the WebSocket connection (RFC 6455 §7.1.7) with `code`. */
+function fail(s: Session, code: number, message: string): void {
+  if (s.ended) return;
+  closeAfterWrites(s, () => encodeClose(code, message), () => {
     s.c.terminate("error");
     end(s, false, 1006, "", message);
   });
@@ -470,11 +483,7 @@ function heartbeat(s: Session): void {
     s.pinged = true;
     write(s, PING_FRAME);
   } else {
-    s.closeSent = true;
-    s.state = CLOSING_STATE;
-    write(s, encodeClose(1001, PING_TIMEOUT));
-    s.timer = undefined;
-    afterWrites(s, () => {
+    closeAfterWrites(s, () => encodeClose(1001, PING_TIMEOUT), () => {
       s.c.terminate("idle");
       end(s, false, 1001, PING_TIMEOUT, PING_TIMEOUT);
     });
@@ -652,14 +661,8 @@ function control(s: Session, opcode: number, payload: Uint8Array): boolean {
       return false;
     }
   }
-  if (!s.closeSent) {
-    // Echo it whole, as the runtime does.
-    s.closeSent = true;
-    write(s, encodeFrame(OP_CLOSE, payload));
-  }
-  s.state = CLOSING_STATE;
-  clearTimeout(s.timer);
-  afterWrites(s, () => {
+  // Echo it whole, as the runtime does.
+  closeAfterWrites(s, () => encodeFrame(OP_CLOSE, payload), () => {
     s.c.terminate("done");
     end(s, true, code, reason);
   });
