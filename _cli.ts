@@ -7,7 +7,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { formatAddr as formatAddress } from "./_engine.ts";
+import { formatAddr, listeningAt } from "./_engine.ts";
 
 /** The version of Reaper, as written in `deno.json`. */
 export const VERSION: string = denoJson.version;
@@ -348,13 +348,8 @@ Exit codes: 0 after a clean shutdown, 1 if the server cannot start, 2 for a bad 
 /**
  * Formats an address as `host:port`, with an IPv6 host in brackets; a Unix
  * domain socket's address as its path.
- *
- * @param addr The address.
- * @returns For example `127.0.0.1:8000`, `[::1]:8000` or `/run/app.sock`.
  */
-export function formatAddr(addr: Deno.NetAddr | Deno.UnixAddr): string {
-  return formatAddress(addr);
-}
+export { formatAddr };
 
 /**
  * The line printed once the server listens, as `Deno.serve` prints it.
@@ -368,9 +363,7 @@ export function formatListening(
   addr: Deno.NetAddr | Deno.UnixAddr,
   tls: boolean,
 ): string {
-  return "path" in addr
-    ? `Listening on ${addr.path}`
-    : `Listening on ${tls ? "https" : "http"}://${formatAddr(addr)}/`;
+  return `Listening on ${listeningAt(addr, tls)}`;
 }
 
 /** What the access log tells about one request. */

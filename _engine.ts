@@ -24,7 +24,8 @@
  *   `info.setTimeout()` validated once;
  * - {@linkcode internalServerError}, {@linkcode defaultOnError};
  * - {@linkcode formatHost}: an address as it stands in a URL or `Host`;
- *   {@linkcode formatAddr}: an address as logs and the dashboard print it.
+ *   {@linkcode formatAddr}: an address as logs and the dashboard print it;
+ *   {@linkcode listeningAt}: where a server says it listens.
  *
  * @module
  */
@@ -390,4 +391,21 @@ export function formatAddr(addr: Deno.NetAddr | Deno.UnixAddr): string {
   return "path" in addr
     ? addr.path
     : `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/**
+ * Where a server says it listens, as `Deno.serve` says it: the URL of a TCP
+ * listener, the path of a Unix domain socket.
+ *
+ * @param addr The address the server listens on (with the real port).
+ * @param tls Whether the server speaks HTTPS.
+ * @returns For example `http://0.0.0.0:8000/` or `/run/app.sock`.
+ */
+export function listeningAt(
+  addr: Deno.NetAddr | Deno.UnixAddr,
+  tls: boolean,
+): string {
+  return "path" in addr
+    ? addr.path
+    : `${tls ? "https" : "http"}://${formatAddr(addr)}/`;
 }

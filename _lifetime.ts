@@ -894,7 +894,7 @@ export class ConnectionTable {
    * @param now The time.
    */
   drain(now: number): void {
-    if (this.phase === "draining" || this.phase === "closing") return;
+    if (this.stopping) return;
     this.phase = "draining";
     this.drainStartedAt = now;
     if (this.#conns.size === 0) this.#env.onEmpty?.();
@@ -937,7 +937,7 @@ export class ConnectionTable {
     if (client !== null) {
       client.waiting.remove(conn.clientNode!);
       if (--client.count === 0) {
-        this.#clients.delete(clientGroup(conn.remoteAddr)!);
+        this.#clients.delete(client.key);
       }
       conn.client = null;
     }

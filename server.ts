@@ -18,7 +18,7 @@
 
 import { onSignals, shutdownSignals } from "./signals.ts";
 import { registerMetrics } from "./_metrics.ts";
-import { type Engine, type ErrorHandler, formatHost } from "./_engine.ts";
+import { type Engine, type ErrorHandler, listeningAt } from "./_engine.ts";
 import {
   alpnProtocols,
   type EngineChoice,
@@ -219,14 +219,6 @@ class Channel<T> {
     if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift()!);
     return new Promise((resolve) => this.#waiter = resolve);
   }
-}
-
-/** Where the default log line says the server listens, as `Deno.serve`. */
-function listeningAt(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
-  if ("path" in addr) return addr.path;
-  return `${tls ? "https" : "http"}://${
-    formatHost(addr.hostname)
-  }:${addr.port}/`;
 }
 
 class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
