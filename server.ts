@@ -229,8 +229,8 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
   readonly engineReason: Promise<string>;
   readonly #env: ServerEnvironment;
   #listener: Deno.Listener;
-  /** The protocols the listener offers (ALPN, TLS only). */
-  #alpn: string[];
+  /** The engine whose protocols the listener offers (ALPN, TLS only). */
+  #offered: Engine["name"];
   readonly #listen: ResolvedOptions["listen"];
   /**
    * The listener's path on a Unix domain socket: every connection's
@@ -289,8 +289,8 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
       automaticCompression: options.automaticCompression,
     });
     this.#listen = options.listen;
-    this.#alpn = alpnProtocols(likelyEngine(options.engine));
-    this.#listener = env.listen(options.listen, this.#alpn);
+    this.#offered = likelyEngine(options.engine);
+    this.#listener = env.listen(options.listen, alpnProtocols(this.#offered));
     this.addr = this.#listener.addr as Addr;
     const addr: Deno.NetAddr | Deno.UnixAddr = this.addr;
     this.#unixPath = "path" in addr ? addr.path : undefined;
@@ -363,20 +363,17 @@ class ReaperServer<Addr extends Deno.NetAddr | Deno.UnixAddr>
       return;
     }
     if (!this.#listening) return;
-    const alpn = alpnProtocols(engine.name);
     const listen = this.#listen;
-    if (
-      listen.transport === "tcp" && listen.tls !== undefined &&
-      alpn.join() !== this.#alpn.join()
-    ) {
+    const tls = listen.transport === "tcp" && listen.tls !== undefined;
+    if (tls && engine.name !== this.#offered) {
       // "auto" fell back to an engine that speaks less than the listener
       // offers: offer only what it speaks, on the same port. Nothing was
       // accepted yet.
       this.#listener.close();
-      this.#alpn = alpn;
+      this.#offered = engine.name;
       this.#listener = this.#env.listen(
         { ...listen, port: (this.addr as Deno.NetAddr).port },
-        alpn,
+        alpnProtocols(engine.name),
       );
       if (!this.#refed) this.#listener.unref();
     }
