@@ -311,26 +311,32 @@ export class RequestBuilder {
     conn: Deno.Conn,
   ): string | null {
     const target = head.target;
-    const scheme = "handshake" in conn
-      ? "https://"
-      : conn.localAddr.transport === "unix"
-      ? "http+unix://"
-      : "http://";
     if (target.charCodeAt(0) === 47) { // "/"
       const host = head.host || localHost(conn);
       if (host !== b.#originHost) {
         b.#originHost = detach(host);
-        b.#origin = scheme + b.#originHost;
+        b.#origin = schemeOf(conn) + b.#originHost;
       }
       return b.#origin + target;
     }
-    if (target === "*") return scheme + (head.host || localHost(conn)) + "/*";
+    if (target === "*") {
+      return schemeOf(conn) + (head.host || localHost(conn)) + "/*";
+    }
     const lower = target.slice(0, 8).toLowerCase();
     if (lower.startsWith("http://") || lower.startsWith("https://")) {
       return target;
     }
     return null;
   }
+}
+
+/** The URL scheme of a request on `conn`, with its `://`. */
+function schemeOf(conn: Deno.Conn): string {
+  return "handshake" in conn
+    ? "https://"
+    : conn.localAddr.transport === "unix"
+    ? "http+unix://"
+    : "http://";
 }
 
 /**
