@@ -62,8 +62,6 @@ import type {
   ServerStats,
 } from "./types.ts";
 
-export type { ConnectionStateEvent };
-
 /** What a {@linkcode ConnectionTable} needs from the outside world. */
 export interface TableEnvironment {
   /** The clock, in milliseconds. */

@@ -2,7 +2,8 @@
 // The lifetime rules, driven with a fake clock and fake engine connections:
 // no sockets, no waiting.
 import { assertEquals, assertThrows } from "@std/assert";
-import { type ConnectionStateEvent, ConnectionTable } from "./_lifetime.ts";
+import { ConnectionTable } from "./_lifetime.ts";
+import type { ConnectionStateEvent } from "./types.ts";
 import { type LifetimeOptions, resolveLifetime } from "./_options.ts";
 import type { ConnectionHooks, EngineConnection } from "./_engine.ts";
 import type { CloseReason } from "./types.ts";

@@ -494,6 +494,14 @@ function requestedRange(
   return [start, Math.min(end, size - 1)];
 }
 
+/** The statuses of a remote root that are passed on as they are. */
+const PASSED_STATUSES: ReadonlySet<number> = new Set([
+  STATUS.OK,
+  STATUS.PartialContent,
+  STATUS.NotModified,
+  STATUS.RangeNotSatisfiable,
+]);
+
 /** The request fields a remote root gets, for conditional and range requests. */
 const FORWARDED_FIELDS = [
   "range",
@@ -590,19 +598,11 @@ async function serveRemote(
     return plain(STATUS.BadGateway);
   }
   const status = upstream.status;
-  if (status === STATUS.PreconditionFailed) {
+  if (!PASSED_STATUSES.has(status)) {
     await upstream.body?.cancel();
-    return plain(STATUS.PreconditionFailed);
-  }
-  const passed: number[] = [
-    STATUS.OK,
-    STATUS.PartialContent,
-    STATUS.NotModified,
-    STATUS.RangeNotSatisfiable,
-  ];
-  if (!passed.includes(status)) {
-    await upstream.body?.cancel();
-    return status === STATUS.NotFound || status === STATUS.Gone
+    return status === STATUS.PreconditionFailed
+      ? plain(STATUS.PreconditionFailed)
+      : status === STATUS.NotFound || status === STATUS.Gone
       ? plain(STATUS.NotFound)
       : plain(STATUS.BadGateway);
   }

@@ -34,7 +34,6 @@
  */
 
 export {
-  type ConnectionStateEvent,
   type LifetimeOptions,
   type PressureOptions,
   serve,
@@ -46,6 +45,7 @@ export type {
   CloseReason,
   ConnectionInfo,
   ConnectionState,
+  ConnectionStateEvent,
   ServeHandler,
   ServeHandlerInfo,
   ServerStats,

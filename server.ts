@@ -35,7 +35,6 @@ import {
 } from "./_options.ts";
 import type { ConnectionInfo, ServeHandler, ServerStats } from "./types.ts";
 
-export type { ConnectionStateEvent } from "./_lifetime.ts";
 export type {
   LifetimeOptions,
   PressureOptions,
