@@ -317,15 +317,6 @@ export function checkRequestTimeout(ms: unknown): number {
 }
 
 /**
- * The request hooks behind a handler's `info` (for an engine that must
- * report on that request later).
- *
- * @param info An `info` made by an engine.
- * @returns The hooks of its request.
- */
-export let requestHooksOf: (info: RequestInfo) => RequestHooks;
-
-/**
  * The base of the `info` that every engine gives a handler: the client's
  * address and `setTimeout()`, validated here once. An engine adds
  * `completed`.
@@ -334,10 +325,6 @@ export abstract class RequestInfo
   implements ServeHandlerInfo<Deno.NetAddr | Deno.UnixAddr> {
   readonly #hooks: ConnectionHooks;
   readonly #request: RequestHooks;
-
-  static {
-    requestHooksOf = (info) => info.#request;
-  }
 
   /**
    * @param hooks The connection's hooks.

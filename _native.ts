@@ -106,7 +106,6 @@ import {
   internalServerError,
   isThenable,
   type RequestHooks,
-  requestHooksOf,
   RequestInfo,
 } from "./_engine.ts";
 import {
@@ -890,12 +889,12 @@ class NativeConnection implements EngineConnection {
    * handler calls `Deno.upgradeWebSocket()`). The connection leaves the
    * timers until the WebSocket closes.
    */
-  #upgrade(info: NativeInfo): void {
+  #upgrade(info: NativeInfo, stream: RequestHooks): void {
     if (requestFlags(info) & UPGRADED) return;
     addRequestFlags(info, UPGRADED);
     if (this.#upgraded !== undefined) return;
     this.#upgraded = new Upgrade(this.#core, this.#serverRid);
-    requestHooksOf(info).setRequestTimeout(0);
+    stream.setRequestTimeout(0);
     this.#hooks.upgraded?.();
   }
 
@@ -915,7 +914,7 @@ class NativeConnection implements EngineConnection {
       if (flags & UPGRADED) return;
       if (failure === undefined && !(flags & RESPONDED)) {
         // Only an upgrade completes a request before its response.
-        this.#upgrade(info);
+        this.#upgrade(info, stream);
         return;
       }
       this.#open--;
@@ -928,9 +927,9 @@ class NativeConnection implements EngineConnection {
       : undefined;
     const result = callHandler(this.#handler, request, info, this.#onError);
     if (result instanceof Response) {
-      return this.#respond(result, info, accept, true);
+      return this.#respond(result, info, stream, accept, true);
     }
-    return result.then((res) => this.#respond(res, info, accept));
+    return result.then((res) => this.#respond(res, info, stream, accept));
   }
 
   /**
@@ -941,16 +940,16 @@ class NativeConnection implements EngineConnection {
   #respond(
     res: Response,
     info: NativeInfo,
+    stream: RequestHooks,
     accept: string | null | undefined,
     sync = false,
   ): Response {
     if (this.#done) return res;
     addRequestFlags(info, RESPONDED);
     const hooks = this.#hooks;
-    const stream = requestHooksOf(info);
     if (res.status === 101 || requestFlags(info) & UPGRADED) {
       // An upgrade response must reach the runtime untouched.
-      this.#upgrade(info);
+      this.#upgrade(info, stream);
       stream.responseStart();
       const upgraded = this.#upgraded!;
       if (sync && res.status === 101) upgraded.detach();
