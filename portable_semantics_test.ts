@@ -10,7 +10,6 @@ import {
   fakeTimers,
 } from "./testdata/fake_clock.ts";
 import {
-  type ConnectionStateEvent,
   createServer,
   serve,
   type Server,
@@ -18,7 +17,7 @@ import {
 } from "./server.ts";
 import type { ServeOptions } from "./_options.ts";
 import { readToEnd } from "./testdata/http_client.ts";
-import type { ServeHandler } from "./types.ts";
+import type { ConnectionStateEvent, ServeHandler } from "./types.ts";
 import { LOOPBACK } from "./testdata/serve.ts";
 
 const encoder = new TextEncoder();
