@@ -304,7 +304,7 @@ export function callHandler(
  * @throws {RangeError} If `ms` is not a finite number >= 0 (a `TypeError`
  * if it is not a number at all).
  */
-export function checkRequestTimeout(ms: unknown): number {
+function checkRequestTimeout(ms: unknown): number {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
     const kind = typeof ms === "number" ? RangeError : TypeError;
     throw new kind(

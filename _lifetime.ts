@@ -112,7 +112,7 @@ export interface PolicyInput {
  * @param idleTimeout The server's `idleTimeout`.
  * @returns The duration and whether it runs now.
  */
-export function stallTimer(
+function stallTimer(
   conn: PolicyInput,
   idleTimeout: number,
 ): { duration: number; running: boolean } {
@@ -136,7 +136,7 @@ export function stallTimer(
  * and duration), or `undefined`.
  * @returns Which timer, its deadline and its duration.
  */
-export function timerInForce(
+function timerInForce(
   conn: PolicyInput,
   options: ResolvedLifetime,
   header: number | undefined,

@@ -420,7 +420,7 @@ function quote(value: unknown): string {
  * @throws {RangeError} If it is not finite, below `min`, or not whole when
  * it must be.
  */
-export function checkNumber(
+function checkNumber(
   name: string,
   value: unknown,
   fallback: number,

@@ -39,7 +39,7 @@ export const MAX_CHUNK_LINE = 4096;
  * discarded after the response (64 KiB). A longer rest closes the
  * connection.
  */
-export const MAX_DISCARD = 65536;
+const MAX_DISCARD = 65536;
 /** The largest chunk a large body is read into directly, in bytes. */
 const MAX_DIRECT_READ = 65536;
 /**

@@ -73,7 +73,7 @@ const CONNECTING = 0, OPEN = 1, CLOSING_STATE = 2, CLOSED = 3;
 type ReadyState = 0 | 1 | 2 | 3;
 
 /** How long a close frame we sent waits for the peer's, in milliseconds. */
-export const CLOSE_TIMEOUT = 5000;
+const CLOSE_TIMEOUT = 5000;
 /** How long a last frame may delay closing the connection, in ms. */
 const LAST_WRITE_MS = 1000;
 /** The read buffer a large payload is read through, in bytes. */
@@ -200,7 +200,7 @@ let sessionOf: (response: UpgradeResponse) => Session;
  * cannot be made with status 101, so this one is made with 200 and reports
  * 101; only the portable engine sends it.
  */
-export class UpgradeResponse extends Response {
+class UpgradeResponse extends Response {
   readonly #session: Session;
 
   static {
