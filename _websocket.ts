@@ -502,10 +502,8 @@ function heartbeat(s: Session): void {
  */
 async function more(s: Session, r: Reader, want: number): Promise<boolean> {
   if (r.start === r.end && r.reading === null) {
-    if (want > r.buf.length && r.buf.length < LARGE_BUFFER) {
-      r.buf = new Uint8Array(LARGE_BUFFER);
-      r.start = r.end = 0;
-    } else if (want <= 14) r.shrink();
+    if (want > r.buf.length) r.reserve(LARGE_BUFFER);
+    else if (want <= 14) r.shrink();
   }
   if (await r.fill() === null) {
     lost(s);
