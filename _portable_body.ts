@@ -268,6 +268,35 @@ export class RequestBody {
    * Returns the next piece of the body (a copy when `copy`, else a view
    * valid until the next read), or `null` at its end.
    */
+  /**
+   * Takes the buffered bytes of the current length or chunk (a copy when
+   * `copy`, else a view), at most `#remaining`; some must be buffered.
+   */
+  #takeBuffered(copy: boolean): Uint8Array {
+    const r = this.#reader;
+    const n = Math.min(r.end - r.start, this.#remaining);
+    const s = r.start;
+    r.start += n;
+    this.#remaining -= n;
+    return copy ? r.buf.slice(s, s + n) : r.buf.subarray(s, s + n);
+  }
+
+  /**
+   * With nothing buffered: reads a large remainder of the current length or
+   * chunk straight into its own buffer (when a copy is wanted and no read
+   * is pending), or else waits for more bytes and returns `null`.
+   */
+  async #takeUnbuffered(copy: boolean): Promise<Uint8Array | null> {
+    const r = this.#reader;
+    if (copy && r.reading === null && this.#remaining > INITIAL_BUFFER) {
+      const data = await this.#readDirect(this.#remaining);
+      this.#remaining -= data.length;
+      return data;
+    }
+    await this.#fill();
+    return null;
+  }
+
   async #read(copy: boolean): Promise<Uint8Array | null> {
     const c = this.#c;
     const r = this.#reader;
@@ -275,22 +304,12 @@ export class RequestBody {
       if (this.#kind === DONE) return null;
       const available = r.end - r.start;
       if (this.#kind === LENGTH) {
-        const remaining = this.#remaining;
-        if (available > 0) {
-          const n = Math.min(available, remaining);
-          const s = r.start;
-          r.start += n;
-          if ((this.#remaining -= n) === 0) this.#kind = DONE;
-          return copy ? r.buf.slice(s, s + n) : r.buf.subarray(s, s + n);
-        }
-        if (copy && r.reading === null && remaining > INITIAL_BUFFER) {
-          // Read a large body straight into its own chunk.
-          const n = await this.#readDirect(remaining);
-          if ((this.#remaining -= n.length) === 0) this.#kind = DONE;
-          return n;
-        }
-        await this.#fill();
-        continue;
+        const data = available > 0
+          ? this.#takeBuffered(copy)
+          : await this.#takeUnbuffered(copy);
+        if (data === null) continue;
+        if (this.#remaining === 0) this.#kind = DONE;
+        return data;
       }
       // Chunked.
       const buf = r.buf;
@@ -314,27 +333,12 @@ export class RequestBody {
           continue;
         }
         case CHUNK_DATA: {
-          if (available === 0) {
-            if (
-              copy && r.reading === null && this.#remaining > INITIAL_BUFFER
-            ) {
-              // Read a large chunk straight into its own buffer.
-              const chunk = await this.#readDirect(this.#remaining);
-              if ((this.#remaining -= chunk.length) === 0) {
-                this.#chunkPhase = CHUNK_DATA_END;
-              }
-              return chunk;
-            }
-            await this.#fill();
-            continue;
-          }
-          const n = Math.min(available, this.#remaining);
-          const s = r.start;
-          r.start += n;
-          if ((this.#remaining -= n) === 0) {
-            this.#chunkPhase = CHUNK_DATA_END;
-          }
-          return copy ? buf.slice(s, s + n) : buf.subarray(s, s + n);
+          const data = available > 0
+            ? this.#takeBuffered(copy)
+            : await this.#takeUnbuffered(copy);
+          if (data === null) continue;
+          if (this.#remaining === 0) this.#chunkPhase = CHUNK_DATA_END;
+          return data;
         }
         case CHUNK_DATA_END: {
           if (available < 2) {
