@@ -9,7 +9,7 @@
  */
 
 import type { Engine } from "./_engine.ts";
-import { createPortableEngine } from "./_portable.ts";
+import { createPortableEngine, type PortableOptions } from "./_portable.ts";
 import {
   createNativeEngine,
   findServeHttpOnConnection,
@@ -24,13 +24,8 @@ export interface EngineChoice {
   readonly why: string;
 }
 
-/** The checked options that the engines take. */
-export interface EngineOptions {
-  /** The largest request head, in bytes (portable engine). */
-  readonly maxHeaderSize: number;
-  /** Whether responses are compressed. */
-  readonly automaticCompression: boolean;
-}
+/** The checked options that the engines take: all of the portable engine's. */
+export type EngineOptions = Readonly<Required<PortableOptions>>;
 
 /**
  * Chooses the engine. The check that the native engine exists, when it is
@@ -49,15 +44,9 @@ export function selectEngine(
   const portable = () => createPortableEngine(options);
   const native = () =>
     createNativeEngine({ automaticCompression: options.automaticCompression });
-  if (choice === "portable") {
+  if (choice !== "auto") {
     return Promise.resolve({
-      engine: portable(),
-      why: "chosen by the engine option",
-    });
-  }
-  if (choice === "native") {
-    return Promise.resolve({
-      engine: native(),
+      engine: choice === "portable" ? portable() : native(),
       why: "chosen by the engine option",
     });
   }
