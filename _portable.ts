@@ -126,6 +126,7 @@ import {
   isClientError,
   noop,
   type Phase,
+  whenSettledOrAfter,
 } from "./_portable_internals.ts";
 import { Reader } from "./_portable_reader.ts";
 import {
@@ -516,14 +517,7 @@ class PortableConnection implements EngineConnection, Connection {
       this.#closeSocket(reason);
       return;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WRITE_MS);
-    });
-    Promise.race([wait, timeout]).then(() => {
-      clearTimeout(timer);
-      this.#closeSocket(reason);
-    });
+    whenSettledOrAfter(wait, CLOSE_WRITE_MS, () => this.#closeSocket(reason));
   }
 
   #closeSocket(reason: CloseReason): void {

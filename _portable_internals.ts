@@ -168,3 +168,27 @@ export function isClientError(error: unknown): boolean {
  */
 // deno-lint-ignore no-explicit-any
 export const noop = (_?: any): void => {};
+
+/**
+ * Runs `fn` once, when `wait` settles or after `ms` milliseconds, whichever
+ * comes first: the bounded wait for a last write before a socket closes.
+ *
+ * @param wait What to wait for.
+ * @param ms The most to wait, in milliseconds.
+ * @param fn What to run then.
+ */
+export function whenSettledOrAfter(
+  wait: Promise<unknown>,
+  ms: number,
+  fn: () => void,
+): void {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    fn();
+  };
+  const timer = setTimeout(run, ms);
+  wait.then(run, run);
+}

@@ -46,7 +46,7 @@
  */
 
 import type { Connection } from "./_portable_internals.ts";
-import { CLOSING, noop } from "./_portable_internals.ts";
+import { CLOSING, noop, whenSettledOrAfter } from "./_portable_internals.ts";
 import type { Reader } from "./_portable_reader.ts";
 import { type Exchange, settle } from "./_portable_request.ts";
 import { encodeHead } from "./_http1.ts";
@@ -374,15 +374,7 @@ function write(s: Session, frame: Uint8Array, payload = 0): void {
 function afterWrites(s: Session, fn: () => void): void {
   const tail = s.c.writer.tail;
   if (tail === null) return fn();
-  let done = false;
-  const run = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    fn();
-  };
-  const timer = setTimeout(run, LAST_WRITE_MS);
-  tail.then(run, run);
+  whenSettledOrAfter(tail, LAST_WRITE_MS, fn);
 }
 
 /** Starts the closing handshake (state `OPEN`). */
